@@ -1,0 +1,154 @@
+/* `dialtone serve`: the HTTP server on the script host, with reload triggers and a graceful
+ * drain on SIGTERM/SIGINT. */
+#include "commands.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <uv.h>
+
+#include "admin.h"
+#include "host.h"
+#include "log.h"
+#include "metrics.h"
+#include "paths.h"
+#include "serve.h"
+#include "watch.h"
+
+static struct {
+  const dt_config *cfg;
+  dt_http_server *srv;
+  dt_watch *watch;
+  uv_signal_t sighup, sigterm, sigint;
+  uv_timer_t drain_timer;
+  int draining, stopped;
+} S;
+
+static void close_handle(uv_handle_t *h)
+{
+  if (!uv_is_closing(h)) uv_close(h, NULL);
+}
+
+/* Stops everything so the loop runs out of handles and uv_run returns. */
+static void shutdown_all(void)
+{
+  if (S.stopped) return;
+  S.stopped = 1;
+  if (S.watch) dt_watch_stop(S.watch);
+  close_handle((uv_handle_t *)&S.sighup);
+  close_handle((uv_handle_t *)&S.sigterm);
+  close_handle((uv_handle_t *)&S.sigint);
+  close_handle((uv_handle_t *)&S.drain_timer);
+  dt_serve_abandon_all();
+  dt_http_server_close(S.srv);
+  dt_host_stop();
+}
+
+static void on_drained(void *ud)
+{
+  (void)ud;
+  dt_log(DT_LOG_INFO, "drained; exiting", NULL);
+  shutdown_all();
+}
+
+static void on_drain_timeout(uv_timer_t *t)
+{
+  (void)t;
+  char n[24];
+  snprintf(n, sizeof n, "%zu", dt_http_server_inflight(S.srv));
+  dt_log(DT_LOG_WARN, "drain timeout; stopping the requests still running", "inflight", n, NULL);
+  shutdown_all();
+}
+
+static void on_stop_signal(uv_signal_t *h, int signum)
+{
+  (void)h;
+  if (S.draining) {
+    dt_log(DT_LOG_WARN, "second stop signal; exiting now", NULL);
+    shutdown_all();
+    return;
+  }
+  S.draining = 1;
+  dt_log(DT_LOG_INFO, "stop signal; draining", "signal", signum == SIGTERM ? "TERM" : "INT", NULL);
+  uv_timer_start(&S.drain_timer, on_drain_timeout, S.cfg->drain_timeout_ms, 0);
+  dt_http_server_drain(S.srv, on_drained, NULL);
+}
+
+static void on_sighup(uv_signal_t *h, int signum)
+{
+  (void)h;
+  (void)signum;
+  dt_host_reload("SIGHUP");
+}
+
+static void on_files_changed(void *ud)
+{
+  (void)ud;
+  dt_host_reload("file change");
+}
+
+static void start_watch(uv_loop_t *loop, const char *root)
+{
+  char lua[1100], providers[1100], scripts[1100];
+  snprintf(lua, sizeof lua, "%s/lua", root);
+  snprintf(providers, sizeof providers, "%s/providers", root);
+  snprintf(scripts, sizeof scripts, "%s/scripts", root);
+  const char *const roots[] = { lua, providers, scripts };
+  S.watch = dt_watch_start(loop, roots, 3, S.cfg->reload_debounce_ms, on_files_changed, NULL);
+}
+
+static void start_signals(uv_loop_t *loop)
+{
+  uv_signal_init(loop, &S.sighup);
+  uv_signal_start(&S.sighup, on_sighup, SIGHUP);
+  uv_signal_init(loop, &S.sigterm);
+  uv_signal_start(&S.sigterm, on_stop_signal, SIGTERM);
+  uv_signal_init(loop, &S.sigint);
+  uv_signal_start(&S.sigint, on_stop_signal, SIGINT);
+  uv_timer_init(loop, &S.drain_timer);
+}
+
+static int prepare_data_dir(const char *dir)
+{
+  if (dt_paths_mkdirs(dir) == 0) return 0;
+  dt_log(DT_LOG_ERROR, "cannot create the data directory", "path", dir, "error", strerror(errno), NULL);
+  return -1;
+}
+
+static void log_listening(const char *root)
+{
+  char addr[300], gen[16];
+  snprintf(addr, sizeof addr, "%s:%d", S.cfg->listen_host, dt_http_server_port(S.srv));
+  snprintf(gen, sizeof gen, "%u", dt_host_current()->id);
+  dt_log(DT_LOG_INFO, "listening", "addr", addr, "public_url", S.cfg->public_url, "script_dir", root,
+         "data_dir", S.cfg->data_dir, "gen", gen, NULL);
+}
+
+int dt_cmd_serve(const dt_config *cfg, const char *script_root)
+{
+  memset(&S, 0, sizeof S);
+  S.cfg = cfg;
+  signal(SIGPIPE, SIG_IGN);
+  uv_loop_t *loop = uv_default_loop();
+  char err[4096];
+  if (prepare_data_dir(cfg->data_dir) != 0) return 1;
+  dt_gen_options opts = { script_root, cfg->lua_memory_limit, cfg->cpu_budget_ms };
+  if (dt_host_start(&opts, err, sizeof err) != 0) {
+    dt_log(DT_LOG_ERROR, "scripts failed to load", "error", err, NULL);
+    return 1;
+  }
+  S.srv = dt_http_server_start(loop, cfg->listen_host, cfg->listen_port, &cfg->http, dt_serve_request, NULL);
+  if (!S.srv) {
+    dt_host_stop();
+    return 1;
+  }
+  dt_admin_set_server(S.srv);
+  start_signals(loop);
+  if (cfg->watch) start_watch(loop, script_root);
+  log_listening(script_root);
+  uv_run(loop, UV_RUN_DEFAULT);
+  uv_loop_close(loop);
+  dt_metrics_reset();
+  return 0;
+}

@@ -1,0 +1,35 @@
+/* Assembles the global `dialtone` table from the C bindings and the runtime's Lua library. */
+#include "lapi.h"
+
+#include <lauxlib.h>
+
+#include "lapi_json.h"
+
+static int open_library(lua_State *L)
+{
+  lua_getglobal(L, "require");
+  lua_pushliteral(L, "dialtone.router");
+  lua_call(L, 1, 1);
+  lua_getfield(L, -1, "api");
+  lua_getglobal(L, "dialtone");
+  lua_insert(L, -2);
+  lua_setfield(L, -2, "route");
+  return 0;
+}
+
+int dt_lapi_open_all(lua_State *L)
+{
+  static const struct { const char *name; lua_CFunction open; } modules[] = {
+    { "json", dt_lapi_json_open }, { "log", dt_lapi_log_open },
+    { "time", dt_lapi_time_open }, { "url", dt_lapi_url_open },
+  };
+  lua_newtable(L);
+  for (size_t i = 0; i < sizeof modules / sizeof modules[0]; i++) {
+    modules[i].open(L);
+    lua_setfield(L, -2, modules[i].name);
+  }
+  lua_setglobal(L, "dialtone");
+  lua_pushcfunction(L, open_library);
+  if (lua_pcall(L, 0, 0, 0) != 0) return -1;
+  return 0;
+}

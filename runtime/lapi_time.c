@@ -1,0 +1,75 @@
+/* dialtone.time: now() and sleep(seconds). */
+#include "lapi.h"
+
+#include <lauxlib.h>
+#include <math.h>
+#include <stdlib.h>
+#include <time.h>
+#include <uv.h>
+
+#include "task.h"
+
+#define MAX_SLEEP_SECONDS (24.0 * 3600.0)
+
+typedef struct {
+  uv_timer_t timer;
+  dt_task *task;
+} sleeper;
+
+static void free_sleeper(uv_handle_t *h) { free(h->data); }
+
+static void sleep_done(uv_timer_t *timer)
+{
+  sleeper *s = timer->data;
+  dt_task *task = s->task;
+  uv_close((uv_handle_t *)timer, free_sleeper);
+  dt_task_resume(task, 0);
+}
+
+static void sleep_cancel(void *arg)
+{
+  sleeper *s = arg;
+  uv_timer_stop(&s->timer);
+  uv_close((uv_handle_t *)&s->timer, free_sleeper);
+}
+
+static int l_sleep(lua_State *L)
+{
+  double seconds = luaL_checknumber(L, 1);
+  if (!(seconds >= 0 && seconds <= MAX_SLEEP_SECONDS))
+    return luaL_error(L, "dialtone.time.sleep: seconds must be between 0 and %d", (int)MAX_SLEEP_SECONDS);
+  dt_task *task = dt_task_wait(L, "dialtone.time.sleep");
+  sleeper *s = malloc(sizeof *s);
+  if (!s) return luaL_error(L, "dialtone.time.sleep: out of memory");
+  s->task = task;
+  uv_timer_init(uv_default_loop(), &s->timer);
+  s->timer.data = s;
+  uv_timer_start(&s->timer, sleep_done, (uint64_t)llround(seconds * 1000.0), 0);
+  dt_task_on_abandon(task, sleep_cancel, s);
+  return lua_yield(L, 0);
+}
+
+/* Wall-clock time in seconds since the epoch, with sub-millisecond precision. */
+static int l_now(lua_State *L)
+{
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  lua_pushnumber(L, (double)ts.tv_sec + (double)ts.tv_nsec / 1e9);
+  return 1;
+}
+
+/* Seconds on a clock that never jumps, for measuring intervals. */
+static int l_monotonic(lua_State *L)
+{
+  lua_pushnumber(L, (double)uv_hrtime() / 1e9);
+  return 1;
+}
+
+int dt_lapi_time_open(lua_State *L)
+{
+  static const luaL_Reg fns[] = { { "now", l_now }, { "monotonic", l_monotonic },
+                                  { "sleep", l_sleep }, { NULL, NULL } };
+  lua_newtable(L);
+  luaL_register(L, NULL, fns);
+  return 1;
+}

@@ -1,0 +1,60 @@
+#include "paths.h"
+
+#include <errno.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static int running_from_build_tree(void)
+{
+  char exe[PATH_MAX], build[PATH_MAX];
+  ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+  if (n <= 0 || !realpath(DT_BUILD_DIR, build)) return 0;
+  exe[n] = '\0';
+  return strcmp(dirname(exe), build) == 0;
+}
+
+static int has_runtime_library(const char *root)
+{
+  char probe[PATH_MAX];
+  struct stat st;
+  snprintf(probe, sizeof probe, "%s/lua/dialtone/router.lua", root);
+  return stat(probe, &st) == 0;
+}
+
+int dt_paths_script_root(const char *configured, char *out, size_t size, char *err, size_t errlen)
+{
+  const char *root = configured && *configured ? configured
+                     : running_from_build_tree() ? DT_SOURCE_DIR : DT_INSTALL_DATADIR;
+  char resolved[PATH_MAX];
+  if (!realpath(root, resolved) || !has_runtime_library(resolved)) {
+    snprintf(err, errlen, "no dialtone scripts in %s (expected lua/dialtone/router.lua there); "
+             "set script_dir to the directory holding lua/, providers/ and scripts/", root);
+    return -1;
+  }
+  if (snprintf(out, size, "%s", resolved) >= (int)size) {
+    snprintf(err, errlen, "script directory path too long");
+    return -1;
+  }
+  return 0;
+}
+
+int dt_paths_mkdirs(const char *path)
+{
+  char buf[PATH_MAX];
+  if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf) {
+    errno = ENAMETOOLONG;
+    return -1;
+  }
+  for (char *p = buf + 1; *p; p++) {
+    if (*p != '/') continue;
+    *p = '\0';
+    if (mkdir(buf, 0755) != 0 && errno != EEXIST) return -1;
+    *p = '/';
+  }
+  return mkdir(buf, 0755) != 0 && errno != EEXIST ? -1 : 0;
+}
