@@ -467,8 +467,11 @@ int dt_config_build(dt_config *cfg, int argc, char **argv, char **envp,
   *npositional = 0;
   int rc = scan_args(argc, argv, positional, npositional, &config, err, errlen);
   if (rc < 0) return rc;
-  if (!config) config = env_get(envp, "DIALTONE_CONFIG");
-  if (config && *config) rc = load_file(cfg, config, 1, err, errlen);
+  if (!config) {
+    config = env_get(envp, "DIALTONE_CONFIG");
+    if (config && !*config) config = NULL; /* an empty variable counts as unset */
+  }
+  if (config) rc = load_file(cfg, config, 1, err, errlen);
   else rc = load_file(cfg, "dialtone.conf", 0, err, errlen);
   if (rc == 0) rc = apply_env(cfg, envp, err, errlen);
   if (rc == 0) rc = apply_flags(cfg, argc, argv, err, errlen);

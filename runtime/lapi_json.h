@@ -21,7 +21,7 @@
 /* Pushes the module table. Returns 1. */
 int dt_lapi_json_open(lua_State *L);
 
-/* Decodes len bytes of s: pushes the value and returns 1, or pushes nil and an error
- * message and returns 2. */
+/* Decodes len bytes of s (need not be NUL-terminated): pushes the value and returns 1, or
+ * pushes nil and an error message and returns 2. Raises only when Lua is out of memory. */
 int dt_json_push_decoded(lua_State *L, const char *s, size_t len);
 #endif

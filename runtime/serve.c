@@ -188,6 +188,12 @@ static void request_done(dt_task *task, lua_State *co, dt_task_outcome outcome, 
   observe(c, L, status);
   luaL_unref(L, LUA_REGISTRYINDEX, c->req_ref);
   unlink_ctx(c);
+}
+
+/* After the task has let go of its thread: the generation may now close. */
+static void request_released(void *ud)
+{
+  request_ctx *c = ud;
   dt_gen_release(c->gen);
   free(c);
 }
@@ -220,6 +226,7 @@ static int start_dispatch(request_ctx *c)
   char id[24];
   snprintf(id, sizeof id, "%llu", (unsigned long long)c->req->id);
   dt_task_set_label(c->task, "request_id", id);
+  dt_task_on_released(c->task, request_released);
   dt_task_start(c->task);
   return 0;
 }

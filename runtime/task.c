@@ -24,6 +24,7 @@ struct dt_task {
   const char *kill_reason;
   dt_task_done done;
   void *ud;
+  void (*released)(void *ud);
   void (*cancel)(void *arg);
   void *cancel_arg;
   char label_key[32];
@@ -75,7 +76,10 @@ static void task_finish(dt_task *t, dt_task_outcome outcome, const char *message
     lua_gc(L, LUA_GCCOLLECT, 0);
     t->vm->limit_hit = 0;
   }
+  void (*released)(void *ud) = t->released;
+  void *ud = t->ud;
   free(t);
+  if (released) released(ud);
 }
 
 static void finish_with_error(dt_task *t)
@@ -149,6 +153,8 @@ void dt_task_resume(dt_task *task, int nresults)
   task->cancel = NULL;
   run_slice(task, nresults);
 }
+
+void dt_task_on_released(dt_task *task, void (*released)(void *ud)) { task->released = released; }
 
 void dt_task_on_abandon(dt_task *task, void (*cancel)(void *arg), void *arg)
 {

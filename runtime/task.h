@@ -18,7 +18,8 @@ typedef enum {
 } dt_task_outcome;
 
 /* Called once when the task ends. co is the task's thread (results on its stack for OK).
- * The task is freed after this returns. */
+ * It must not close the task's state: the task still releases its thread afterwards (use
+ * dt_task_on_released for what must happen after that, such as letting go of a generation). */
 typedef void (*dt_task_done)(dt_task *task, lua_State *co, dt_task_outcome outcome,
                              const char *message, void *ud);
 
@@ -44,6 +45,9 @@ dt_task *dt_task_wait(lua_State *L, const char *what);
 /* Resumes a waiting task with nresults values already pushed onto its thread. */
 void dt_task_resume(dt_task *task, int nresults);
 lua_State *dt_task_thread(dt_task *task);
+
+/* Called after the task is completely released (after done), e.g. to close its state. */
+void dt_task_on_released(dt_task *task, void (*released)(void *ud));
 
 /* What a waiting task must undo if it is abandoned (e.g. stop a timer). One per task. */
 void dt_task_on_abandon(dt_task *task, void (*cancel)(void *arg), void *arg);

@@ -112,6 +112,10 @@ static void test_default_file_only_when_present(void)
   int npos;
   CHECK_EQ_INT(build(&cfg, argv, env, pos, &npos, err), -1);
   CHECK(strstr(err, "nope2.conf") != NULL);
+  char *empty_flag[] = { "--config=", NULL };
+  CHECK_EQ_INT(build_args(&cfg, empty_flag, err), -1);
+  char *empty_env[] = { "DIALTONE_CONFIG=", NULL };
+  CHECK_EQ_INT(build(&cfg, argv, empty_env, pos, &npos, err), 0);
 }
 
 static void expect_file_error(const char *text, const char *needle1, const char *needle2)

@@ -78,18 +78,25 @@ class RunningServer {
 
   signal(sig) { process.kill(this.proc.pid, sig); }
 
-  /** SIGTERM, then SIGKILL if it has not exited within timeoutMs. Resolves with {code, signal}. */
+  /**
+   * SIGTERM, then SIGKILL if it has not exited within timeoutMs. Throws unless the server
+   * exited 0 with no sanitizer report (so every test also checks for memory errors and leaks).
+   */
   async stop(timeoutMs = 15000) {
     if (this.proc.exitCode === null && this.proc.signalCode === null) {
       this.signal('SIGTERM');
       const timer = setTimeout(() => { try { this.signal('SIGKILL'); } catch { /* already gone */ } }, timeoutMs);
-      const result = await this.exit;
+      await this.exit;
       clearTimeout(timer);
-      this.cleanup();
-      return result;
     }
     this.cleanup();
-    return this.exit;
+    this.assertCleanExit(await this.exit);
+  }
+
+  assertCleanExit({ code, signal }) {
+    const report = this.log.match(/(ERROR: (Address|Leak)Sanitizer|runtime error:|SUMMARY: \w+Sanitizer).*/);
+    if (report) throw new Error(`sanitizer report from the server: ${report[0]}\n${this.log.slice(-4000)}`);
+    if (code !== 0) throw new Error(`server exited with code ${code} signal ${signal}; log:\n${this.log.slice(-4000)}`);
   }
 
   cleanup() {
