@@ -18,6 +18,7 @@
 
 static struct {
   const dt_config *cfg;
+  char public_url[1024];
   dt_http_server *srv;
   dt_watch *watch;
   uv_signal_t sighup, sigterm, sigint;
@@ -116,12 +117,24 @@ static int prepare_data_dir(const char *dir)
   return -1;
 }
 
+/* A public_url derived from "listen" on port 0 names the port actually bound. */
+static void settle_public_url(void)
+{
+  char derived[300];
+  snprintf(derived, sizeof derived, "http://%s:0", S.cfg->listen_host);
+  if (S.cfg->listen_port == 0 && strcmp(S.cfg->public_url, derived) == 0)
+    snprintf(S.public_url, sizeof S.public_url, "http://%s:%d", S.cfg->listen_host, dt_http_server_port(S.srv));
+  else
+    snprintf(S.public_url, sizeof S.public_url, "%s", S.cfg->public_url);
+}
+
 static void log_listening(const char *root)
 {
   char addr[300], gen[16];
+  settle_public_url();
   snprintf(addr, sizeof addr, "%s:%d", S.cfg->listen_host, dt_http_server_port(S.srv));
   snprintf(gen, sizeof gen, "%u", dt_host_current()->id);
-  dt_log(DT_LOG_INFO, "listening", "addr", addr, "public_url", S.cfg->public_url, "script_dir", root,
+  dt_log(DT_LOG_INFO, "listening", "addr", addr, "public_url", S.public_url, "script_dir", root,
          "data_dir", S.cfg->data_dir, "gen", gen, NULL);
 }
 
@@ -129,7 +142,6 @@ int dt_cmd_serve(const dt_config *cfg, const char *script_root)
 {
   memset(&S, 0, sizeof S);
   S.cfg = cfg;
-  signal(SIGPIPE, SIG_IGN);
   uv_loop_t *loop = uv_default_loop();
   char err[4096];
   if (prepare_data_dir(cfg->data_dir) != 0) return 1;

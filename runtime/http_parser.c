@@ -70,7 +70,8 @@ static int grow(void **ptr, size_t *cap, size_t need, size_t elem, size_t limit)
   return 0;
 }
 
-static int buf_append(dt_http_parser *p, const char *s, size_t n)
+/* Makes room for n more bytes in buf (which may move). */
+static int buf_reserve(dt_http_parser *p, size_t n)
 {
   /* Spans never exceed the raw header bytes; path and query copies add max_url. */
   size_t limit = sat_add(sat_add(p->lim.max_header_bytes, p->lim.max_url),
@@ -78,6 +79,15 @@ static int buf_append(dt_http_parser *p, const char *s, size_t n)
   int rc = grow((void **)&p->buf, &p->buf_cap, sat_add(p->buf_len, n), 1, limit);
   if (rc == -2) return fail_oom(p);
   if (rc < 0) return fail_header_size(p, "header buffer");
+  return 0;
+}
+
+/* s must not point into buf. */
+static int buf_append(dt_http_parser *p, const char *s, size_t n)
+{
+  if (n == 0) return 0; /* llhttp may report empty spans; buf may still be NULL */
+  int rc = buf_reserve(p, n);
+  if (rc) return rc;
   memcpy(p->buf + p->buf_len, s, n);
   p->buf_len += n;
   return 0;
@@ -193,14 +203,17 @@ static int on_value_complete(llhttp_t *ll)
 /* Fills method, target, path, query and the header array once buf stops moving. */
 static int build_request(dt_http_parser *p)
 {
-  size_t qmark = strcspn(p->buf, "?");
-  size_t tlen = strlen(p->buf);
-  size_t path_off = p->buf_len;
-  int rc = buf_append(p, p->buf, qmark);
-  if (rc || (rc = buf_append(p, "", 1))) return rc;
-  size_t query_off = p->buf_len;
+  if (!p->buf) return fail_malformed(p, "no target");
+  size_t tlen = strlen(p->buf), qmark = strcspn(p->buf, "?");
+  int rc = buf_reserve(p, tlen + 2); /* path, '\0', query, '\0': copied from buf itself */
+  if (rc) return rc;
+  size_t path_off = p->buf_len, query_off = path_off + qmark + 1;
   size_t qlen = qmark < tlen ? tlen - qmark - 1 : 0;
-  if ((rc = buf_append(p, p->buf + tlen - qlen, qlen)) || (rc = buf_append(p, "", 1))) return rc;
+  memcpy(p->buf + path_off, p->buf, qmark);
+  p->buf[path_off + qmark] = '\0';
+  memcpy(p->buf + query_off, p->buf + tlen - qlen, qlen);
+  p->buf[query_off + qlen] = '\0';
+  p->buf_len = query_off + qlen + 1;
   if (p->nheaders > 0) {
     if (grow((void **)&p->headers, &p->headers_cap, p->nheaders, sizeof *p->headers, SIZE_MAX))
       return fail_oom(p);
@@ -233,12 +246,10 @@ static int on_headers_complete(llhttp_t *ll)
   p->headers_done = 1;
   int rc = build_request(p);
   if (rc) return rc;
-  if ((ll->flags & F_CONTENT_LENGTH) && !(ll->flags & F_CHUNKED)) {
-    if (ll->content_length > p->lim.max_body)
-      return fail(p, 413, "body_too_large", "request body too large", "content-length");
-    size_t want = (size_t)ll->content_length + 1;
-    if (grow((void **)&p->body, &p->body_cap, want, 1, want)) return fail_oom(p);
-  }
+  /* The body buffer grows as bytes arrive: a bare header must not reserve max_body. */
+  if ((ll->flags & F_CONTENT_LENGTH) && !(ll->flags & F_CHUNKED) &&
+      ll->content_length > p->lim.max_body)
+    return fail(p, 413, "body_too_large", "request body too large", "content-length");
   p->expect_continue = wants_continue(p);
   return HPE_PAUSED; /* lets feed count the header bytes exactly */
 }
@@ -248,7 +259,7 @@ static int on_body(llhttp_t *ll, const char *at, size_t n)
   dt_http_parser *p = from_ll(ll);
   if (n > p->lim.max_body - p->body_len)
     return fail(p, 413, "body_too_large", "request body too large", "body");
-  size_t limit = p->lim.max_body + 1;
+  size_t limit = sat_add(p->lim.max_body, 1);
   int rc = grow((void **)&p->body, &p->body_cap, p->body_len + n + 1, 1, limit);
   if (rc) return fail_oom(p);
   memcpy(p->body + p->body_len, at, n);

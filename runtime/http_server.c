@@ -138,6 +138,23 @@ static int header_allowed(const dt_http_header *h)
   return 1;
 }
 
+/* Bytes the caller's headers take; those not allowed are logged and left out. */
+static size_t headers_len(const dt_http_header *headers, size_t count)
+{
+  size_t total = 0;
+  for (size_t i = 0; i < count; i++) {
+    if (!header_allowed(&headers[i])) {
+      dt_log(DT_LOG_WARN, "http response header dropped", "name",
+             headers[i].name ? headers[i].name : "(null)", NULL);
+      continue;
+    }
+    size_t h = strlen(headers[i].name) + strlen(headers[i].value) + 4;
+    if (h > SIZE_MAX - total) return SIZE_MAX;
+    total += h;
+  }
+  return total;
+}
+
 static int status_has_body(int status) { return status >= 200 && status != 204 && status != 304; }
 
 /* Formats the whole response into one write request. Returns NULL when out of memory. */
@@ -157,13 +174,9 @@ static out_write *format_response(dt_http_conn *c, int status, const dt_http_hea
                        body_len, close ? "close" : "keep-alive");
   if (m < 0 || (size_t)m >= sizeof framing) return NULL;
   size_t send_len = c->is_head || !status_has_body(status) ? 0 : body_len;
-  size_t total = len + (size_t)m + 2;
-  for (size_t i = 0; i < count; i++) {
-    if (!header_allowed(&headers[i])) continue;
-    size_t h = strlen(headers[i].name) + strlen(headers[i].value) + 4;
-    if (h > SIZE_MAX - total) return NULL;
-    total += h;
-  }
+  size_t total = headers_len(headers, count);
+  if (total > SIZE_MAX / 2) return NULL;
+  total += len + (size_t)m + 2;
   if (send_len > SIZE_MAX - sizeof(out_write) - total) return NULL;
   out_write *w = malloc(sizeof *w + total + send_len);
   if (!w) return NULL;
@@ -267,6 +280,7 @@ static void on_shutdown(uv_shutdown_t *req, int status)
  * that closing with unread input does not reset the connection before the response arrives. */
 static void linger(dt_http_conn *c)
 {
+  c->final = 1;
   arm_timer(c, LINGER_MS, 0);
   c->shutdown_req.data = c;
   if (c->peer_eof || uv_shutdown(&c->shutdown_req, (uv_stream_t *)&c->tcp, on_shutdown) < 0)
@@ -311,7 +325,7 @@ static int queue_write(dt_http_conn *c, out_write *w)
     return -1;
   }
   if (w->close_after) c->final = 1;
-  uv_timer_stop(&c->timer);
+  arm_timer(c, c->srv->lim.idle_timeout_ms, 0); /* a peer that never reads is dropped */
   c->writing = 1;
   c->srv->writing++;
   return 0;
@@ -472,11 +486,11 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
     return;
   }
   if (n < 0) {
-    if (n != UV_EOF || c->final) {
+    if (n != UV_EOF || (c->final && !c->writing)) {
       close_conn(c);
       return;
     }
-    c->peer_eof = 1;
+    c->peer_eof = 1; /* maybe a half-close: pending and buffered requests are still answered */
     process(c);
     return;
   }
@@ -551,6 +565,7 @@ static void on_connection(uv_stream_t *listener, int status)
     return;
   }
   peer_name(c);
+  uv_tcp_nodelay(&c->tcp, 1); /* responses go out whole, one write each */
   if (srv->open >= srv->lim.max_connections) {
     if (srv->rejecting >= srv->lim.max_connections) {
       close_conn(c);

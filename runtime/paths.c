@@ -20,9 +20,9 @@ static int running_from_build_tree(void)
 
 static int has_runtime_library(const char *root)
 {
-  char probe[PATH_MAX];
+  char probe[PATH_MAX + 32];
   struct stat st;
-  snprintf(probe, sizeof probe, "%s/lua/dialtone/router.lua", root);
+  if (snprintf(probe, sizeof probe, "%s/lua/dialtone/router.lua", root) >= (int)sizeof probe) return 0;
   return stat(probe, &st) == 0;
 }
 

@@ -130,6 +130,31 @@ static void test_simple_get(void)
   dt_http_parser_free(p);
 }
 
+/* Path and query are copied after the target in a buffer that may have to grow. */
+static void test_long_target(void)
+{
+  dt_http_limits l;
+  dt_http_limits_default(&l);
+  char target[2100], in[2200], want[2100];
+  for (size_t len = 200; len < 2100; len += 97) {
+    memset(target, 'p', len);
+    target[0] = '/';
+    target[len / 2] = '?';
+    target[len] = '\0';
+    snprintf(in, sizeof in, "GET %s HTTP/1.1\r\n\r\n", target);
+    dt_http_parser *p = dt_http_parser_new(&l);
+    size_t used;
+    CHECK_EQ_INT(dt_http_parser_feed(p, in, strlen(in), &used), DT_HTTP_PARSE_DONE);
+    dt_http_request *r = dt_http_parser_request(p);
+    CHECK_EQ_STR(r->target, target);
+    memcpy(want, target, len / 2);
+    want[len / 2] = '\0';
+    CHECK_EQ_STR(r->path, want);
+    CHECK_EQ_STR(r->query, target + len / 2 + 1);
+    dt_http_parser_free(p);
+  }
+}
+
 /* A request whose line and headers take exactly n bytes. */
 static size_t request_of_size(char *out, size_t n)
 {
@@ -412,7 +437,7 @@ static void test_large_body_reuse(void)
   free(in);
 }
 
-TEST_MAIN(TEST(test_simple_get), TEST(test_header_bytes_limit), TEST(test_header_count_limit),
+TEST_MAIN(TEST(test_simple_get), TEST(test_long_target), TEST(test_header_bytes_limit), TEST(test_header_count_limit),
           TEST(test_url_limit), TEST(test_body_limit), TEST(test_malformed),
           TEST(test_nul_in_header), TEST(test_errors_are_sticky), TEST(test_pipelined_splits),
           TEST(test_obs_fold), TEST(test_keep_alive), TEST(test_expect_continue),

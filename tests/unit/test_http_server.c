@@ -49,7 +49,7 @@ static void late_fire(uv_timer_t *t)
   uv_close((uv_handle_t *)t, late_closed);
 }
 
-/* /late/<ms> answers after ms via a timer; anything else echoes method, target and body. */
+/* /hdr answers with headers that must be filtered; /late/<ms> answers after ms via a timer; anything else echoes method, target and body. */
 static void handler(void *ud, dt_http_conn *conn, const dt_http_request *req)
 {
   (void)ud;
@@ -65,6 +65,12 @@ static void handler(void *ud, dt_http_conn *conn, const dt_http_request *req)
     r->timer.data = r;
     atomic_fetch_add(&S.late_pending, 1);
     uv_timer_start(&r->timer, late_fire, (uint64_t)atoi(req->path + 6), 0);
+    return;
+  }
+  if (strcmp(req->path, "/hdr") == 0) {
+    dt_http_header h[] = { { "X-Ok", "1" }, { "X-Bad", "a\r\nInjected: 1" },
+                           { "content-length", "99" }, { "Bad Name", "x" } };
+    dt_http_respond(conn, 201, h, 4, "made", 4);
     return;
   }
   size_t cap = strlen(req->method) + strlen(req->target) + req->body_len + 4;
@@ -366,6 +372,25 @@ static void test_chunked_and_head(void)
   stop_server();
 }
 
+static void test_response_headers(void)
+{
+  dt_http_limits l = test_limits();
+  CHECK(start_server(&l) == 0);
+  client c;
+  CHECK(client_open(&c) == 0);
+  response r;
+  CHECK(request(&c, "GET /hdr HTTP/1.1\r\n\r\n", &r) == 0);
+  CHECK_EQ_INT(r.status, 201);
+  CHECK(strncmp(r.head, "HTTP/1.1 201 Created\r\n", 22) == 0);
+  CHECK_EQ_STR(head_value(&r, "x-ok"), "1");
+  CHECK_EQ_STR(head_value(&r, "content-length"), "4");
+  CHECK(head_value(&r, "x-bad") == NULL && head_value(&r, "injected") == NULL);
+  CHECK(strstr(r.head, "Bad Name") == NULL);
+  CHECK_EQ_STR(r.body, "made");
+  client_close(&c);
+  stop_server();
+}
+
 static void test_expect_continue(void)
 {
   dt_http_limits l = test_limits();
@@ -432,6 +457,15 @@ static void test_limit_errors(void)
   expect_error("POST / HTTP/1.1\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
                400, "bad_request");
   expect_error("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", 400, "bad_request");
+  /* A client that half-closes after its request still gets the error. */
+  client c;
+  response r;
+  CHECK(client_open(&c) == 0 && send_str(&c, "XX / HTTP/1.1\r\n\r\n") == 0);
+  shutdown(c.fd, SHUT_WR);
+  CHECK(read_response(&c, &r, 0) == 0);
+  CHECK_EQ_INT(r.status, 400);
+  CHECK_EQ_INT(wait_closed(&c), 1);
+  client_close(&c);
   stop_server();
 }
 
@@ -590,7 +624,7 @@ static void test_reason_and_defaults(void)
 }
 
 TEST_MAIN(TEST(test_reason_and_defaults), TEST(test_keep_alive), TEST(test_pipelining_in_order),
-          TEST(test_pipelining_backpressure), TEST(test_chunked_and_head),
+          TEST(test_pipelining_backpressure), TEST(test_chunked_and_head), TEST(test_response_headers),
           TEST(test_expect_continue), TEST(test_limit_errors), TEST(test_header_timeout),
           TEST(test_idle_timeout), TEST(test_max_connections), TEST(test_peer_gone_in_flight),
           TEST(test_drain))

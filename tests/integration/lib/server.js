@@ -35,21 +35,31 @@ function makeDataDir() {
  * @param {{scripts?: object, scriptDir?: string, args?: string[], env?: object, timeoutMs?: number}} opts
  */
 async function startServer(opts = {}) {
+  const ownsScriptDir = !opts.scriptDir;
   const scriptDir = opts.scriptDir || makeScriptDir(opts.scripts || {});
   const dataDir = makeDataDir();
   const args = ['serve', '--listen', '127.0.0.1:0', '--script-dir', scriptDir, '--data-dir', dataDir,
     ...(opts.args || [])];
   const env = { ...process.env, ...(opts.env || {}) };
   const proc = spawn(BIN, args, { env, cwd: dataDir, stdio: ['ignore', 'pipe', 'pipe'] });
-  const server = new RunningServer(proc, scriptDir, dataDir);
-  await server.waitForLog(/msg=listening addr=127\.0\.0\.1:(\d+)/, opts.timeoutMs || 10000)
-    .then((m) => { server.port = Number(m[1]); server.url = `http://127.0.0.1:${server.port}`; });
+  const server = new RunningServer(proc, scriptDir, dataDir, ownsScriptDir);
+  try {
+    const m = await server.waitForLog(/msg=listening addr=127\.0\.0\.1:(\d+)/, opts.timeoutMs || 10000);
+    server.port = Number(m[1]);
+    server.url = `http://127.0.0.1:${server.port}`;
+  } catch (e) {
+    if (proc.exitCode === null && proc.signalCode === null) process.kill(proc.pid, 'SIGKILL');
+    await server.exit;
+    server.cleanup();
+    throw e;
+  }
   return server;
 }
 
 class RunningServer {
-  constructor(proc, scriptDir, dataDir) {
+  constructor(proc, scriptDir, dataDir, ownsScriptDir) {
     this.proc = proc;
+    this.ownsScriptDir = ownsScriptDir;
     this.scriptDir = scriptDir;
     this.dataDir = dataDir;
     this.log = '';
@@ -101,6 +111,7 @@ class RunningServer {
 
   cleanup() {
     fs.rmSync(this.dataDir, { recursive: true, force: true });
+    if (this.ownsScriptDir) fs.rmSync(this.scriptDir, { recursive: true, force: true });
   }
 }
 
