@@ -9,13 +9,30 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static int running_from_build_tree(void)
+/* The directory of the running binary, or "" if unknown. */
+static void exe_dir(char *out, size_t size)
 {
-  char exe[PATH_MAX], build[PATH_MAX];
+  char exe[PATH_MAX];
   ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-  if (n <= 0 || !realpath(DT_BUILD_DIR, build)) return 0;
+  out[0] = '\0';
+  if (n <= 0) return;
   exe[n] = '\0';
-  return strcmp(dirname(exe), build) == 0;
+  snprintf(out, size, "%s", dirname(exe));
+}
+
+/* From the build tree: the source tree's scripts. Installed: <prefix>/share/dialtone beside
+ * <prefix>/bin, so an installation can be moved; else the configured install location. */
+static void default_root(char *out, size_t size)
+{
+  char dir[PATH_MAX], build[PATH_MAX], installed[PATH_MAX + 32];
+  exe_dir(dir, sizeof dir);
+  if (*dir && realpath(DT_BUILD_DIR, build) && strcmp(dir, build) == 0) {
+    snprintf(out, size, "%s", DT_SOURCE_DIR);
+    return;
+  }
+  snprintf(installed, sizeof installed, "%s/../share/dialtone", dir);
+  const char *root = *dir && access(installed, R_OK) == 0 ? installed : DT_INSTALL_DATADIR;
+  if (snprintf(out, size, "%s", root) >= (int)size) out[0] = '\0';
 }
 
 static int has_runtime_library(const char *root)
@@ -28,8 +45,12 @@ static int has_runtime_library(const char *root)
 
 int dt_paths_script_root(const char *configured, char *out, size_t size, char *err, size_t errlen)
 {
-  const char *root = configured && *configured ? configured
-                     : running_from_build_tree() ? DT_SOURCE_DIR : DT_INSTALL_DATADIR;
+  char fallback[PATH_MAX];
+  const char *root = configured;
+  if (!root || !*root) {
+    default_root(fallback, sizeof fallback);
+    root = fallback;
+  }
   char resolved[PATH_MAX];
   if (!realpath(root, resolved) || !has_runtime_library(resolved)) {
     snprintf(err, errlen, "no dialtone scripts in %s (expected lua/dialtone/router.lua there); "
