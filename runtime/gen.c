@@ -105,6 +105,7 @@ typedef struct {
   char *err;
   size_t errlen;
   int failed;
+  const char *path;
 } load_result;
 
 static void load_done(dt_task *task, lua_State *co, dt_task_outcome outcome, const char *message, void *ud)
@@ -114,7 +115,8 @@ static void load_done(dt_task *task, lua_State *co, dt_task_outcome outcome, con
   load_result *r = ud;
   if (outcome == DT_TASK_OK) return;
   r->failed = 1;
-  snprintf(r->err, r->errlen, "%s", message);
+  if (outcome == DT_TASK_KILLED) snprintf(r->err, r->errlen, "%s: %s while loading", r->path, message);
+  else snprintf(r->err, r->errlen, "%s", message);
 }
 
 /* Runs each top-level .lua file of scripts/; they register routes and may not wait. */
@@ -123,8 +125,9 @@ static int run_scripts(dt_gen *gen, const char *root, char *err, size_t errlen)
   lua_State *L = gen->vm->L;
   file_list fl;
   if (list_tree(root, "scripts", 0, &fl, err, errlen) != 0) return -1;
-  load_result r = { err, errlen, 0 };
+  load_result r = { err, errlen, 0, NULL };
   for (size_t i = 0; i < fl.count && !r.failed; i++) {
+    r.path = fl.paths[i];
     if (dt_vm_loadfile(L, fl.paths[i]) != 0) {
       snprintf(err, errlen, "%s", lua_tostring(L, -1));
       lua_pop(L, 1);

@@ -81,6 +81,14 @@ test('check loads every script as a reload would: 0 when fine, 1 with file:line 
   const d = runCli(['check', '--script-dir', dup]);
   assert.equal(d.status, 1);
   assert.match(d.stderr, /a\.lua:2: route GET \/a is already defined/);
+  const wait = makeScriptDir({ 'w.lua': 'local x = 1\ndialtone.time.sleep(1)' });
+  const w = runCli(['check', '--script-dir', wait]);
+  assert.equal(w.status, 1);
+  assert.match(w.stderr, /w\.lua:2: dialtone\.time\.sleep cannot wait here/);
+  const spin = makeScriptDir({ 's.lua': 'while true do end' });
+  const sp = runCli(['check', '--script-dir', spin, '--cpu-budget-ms', '200']);
+  assert.equal(sp.status, 1, 'a script that never finishes loading is stopped by the CPU budget');
+  assert.match(sp.stderr, /s\.lua: CPU budget exceeded while loading/);
 });
 
 test('configuration: the file, then DIALTONE_* variables, then flags, each overriding the one before', async () => {
