@@ -244,6 +244,8 @@ static int on_headers_complete(llhttp_t *ll)
 {
   dt_http_parser *p = from_ll(ll);
   p->headers_done = 1;
+  /* llhttp takes a request line without a version as HTTP/0.9; only 1.x is served. */
+  if (ll->http_major != 1) return fail(p, 400, "bad_request", "unsupported HTTP version", "version");
   int rc = build_request(p);
   if (rc) return rc;
   /* The body buffer grows as bytes arrive: a bare header must not reserve max_body. */
