@@ -26,6 +26,7 @@ struct dt_http_server {
   size_t rejecting;  /* connections being turned away with 503 */
   size_t inflight;
   size_t writing;    /* responses queued and not yet written */
+  size_t upgraded;   /* connections handed over by dt_http_upgrade */
   uint64_t next_id;
   int port;
   int listening;     /* listener handle not yet closed */
@@ -55,6 +56,9 @@ struct dt_http_conn {
   int request_timer;       /* the timer bounds a request, not idleness */
   char peer_ip[64];
   int loopback;
+  const dt_http_raw_handlers *raw; /* set once upgraded: the byte stream belongs to its owner */
+  void *raw_ud;
+  int raw_paused;
 };
 
 typedef struct {
@@ -168,7 +172,8 @@ static out_write *format_response(dt_http_conn *c, int status, const dt_http_hea
   if (n < 0 || (size_t)n >= sizeof head) return NULL;
   size_t len = (size_t)n;
   char framing[96];
-  int m = status == 204 || status < 200
+  int m = status == 101 ? snprintf(framing, sizeof framing, "Connection: Upgrade\r\n")
+          : status == 204 || status < 200
             ? snprintf(framing, sizeof framing, "Connection: %s\r\n", close ? "close" : "keep-alive")
             : snprintf(framing, sizeof framing, "Content-Length: %zu\r\nConnection: %s\r\n",
                        body_len, close ? "close" : "keep-alive");
@@ -233,10 +238,23 @@ static void on_handle_closed(uv_handle_t *h)
   maybe_free_server(srv);
 }
 
+static void check_drained(dt_http_server *srv);
+
+/* Tells an upgraded connection's owner it is over, once. */
+static void end_raw(dt_http_conn *c)
+{
+  const dt_http_raw_handlers *h = c->raw;
+  if (!h) return;
+  c->raw = NULL;
+  c->srv->upgraded--;
+  h->on_end(c->raw_ud);
+}
+
 static void close_conn(dt_http_conn *c)
 {
   if (c->closing) return;
   c->closing = 1;
+  end_raw(c);
   if (c->counted) c->srv->open--;
   if (c->rejected) c->srv->rejecting--;
   c->counted = c->rejected = 0;
@@ -248,7 +266,7 @@ static void close_conn(dt_http_conn *c)
  * the callback may close the server. */
 static void check_drained(dt_http_server *srv)
 {
-  if (!srv->draining || !srv->on_drained || srv->inflight || srv->writing) return;
+  if (!srv->draining || !srv->on_drained || srv->inflight || srv->writing || srv->upgraded) return;
   void (*cb)(void *) = srv->on_drained;
   srv->on_drained = NULL;
   cb(srv->drained_ud);
@@ -398,7 +416,8 @@ static void dispatch(dt_http_conn *c)
 
 static void update_reading(dt_http_conn *c)
 {
-  int want = !c->closing && !c->peer_eof && (c->final || c->in_len < input_bound(c->srv));
+  int want = !c->closing && !c->peer_eof &&
+             (c->raw ? !c->raw_paused : c->final || c->in_len < input_bound(c->srv));
   if (want && !c->reading) {
     if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) < 0) {
       close_conn(c);
@@ -454,7 +473,7 @@ static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
   (void)hint;
   dt_http_conn *c = h->data;
   size_t room = READ_CHUNK;
-  if (!c->final) {
+  if (!c->final && !c->raw) {
     size_t bound = input_bound(c->srv);
     room = bound > c->in_len ? bound - c->in_len : 0;
     if (room > READ_CHUNK) room = READ_CHUNK;
@@ -481,6 +500,11 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 {
   dt_http_conn *c = s->data;
   if (n == 0 || c->closing) return;
+  if (c->raw) {
+    if (n < 0) close_conn(c);
+    else c->raw->on_data(c->raw_ud, buf->base, (size_t)n);
+    return;
+  }
   if (n == UV_ENOBUFS) {
     update_reading(c);
     return;
@@ -512,6 +536,89 @@ static void on_timer(uv_timer_t *t)
   else
     close_conn(c); /* idle keep-alive, or the linger is over */
 }
+
+/* ---- upgraded connections ---- */
+
+static void on_raw_written(uv_write_t *req, int status)
+{
+  out_write *w = (out_write *)req;
+  dt_http_conn *c = w->conn;
+  free(w);
+  if (status < 0 && !c->closing) close_conn(c);
+}
+
+static int raw_queue(dt_http_conn *c, out_write *w)
+{
+  uv_buf_t buf = uv_buf_init(w->data, (unsigned int)w->len);
+  if (uv_write(&w->req, (uv_stream_t *)&c->tcp, &buf, 1, on_raw_written) < 0) {
+    free(w);
+    close_conn(c);
+    return -1;
+  }
+  return 0;
+}
+
+int dt_http_upgrade(dt_http_conn *c, const dt_http_header *headers, size_t header_count,
+                    const dt_http_raw_handlers *h, void *ud)
+{
+  dt_http_server *srv = c->srv;
+  if (!c->inflight) return -1;
+  c->inflight = 0;
+  srv->inflight--;
+  out_write *w = c->closing ? NULL : format_response(c, 101, headers, header_count, "", 0, 0);
+  if (!w || raw_queue(c, w) != 0) {
+    if (!c->closing) close_conn(c);
+    maybe_free_conn(c);
+    check_drained(srv);
+    return -1;
+  }
+  uv_timer_stop(&c->timer);
+  c->request_timer = 0;
+  c->raw = h;
+  c->raw_ud = ud;
+  srv->upgraded++;
+  if (c->in_len) {
+    h->on_data(ud, c->in, c->in_len);
+    if (c->closing) return 0;
+    consume_input(c, c->in_len);
+  }
+  update_reading(c);
+  return 0;
+}
+
+int dt_http_raw_write(dt_http_conn *c, const char *data, size_t len)
+{
+  if (!c->raw || c->closing || len > UINT32_MAX) return -1;
+  out_write *w = malloc(sizeof *w + len);
+  if (!w) {
+    close_conn(c);
+    return -1;
+  }
+  memcpy(w->data, data, len);
+  w->len = len;
+  w->conn = c;
+  w->close_after = 0;
+  return raw_queue(c, w);
+}
+
+size_t dt_http_raw_queued(const dt_http_conn *c) { return c->tcp.write_queue_size; }
+
+void dt_http_raw_pause(dt_http_conn *c, int paused)
+{
+  c->raw_paused = paused;
+  update_reading(c);
+}
+
+void dt_http_raw_close(dt_http_conn *c)
+{
+  if (!c->raw) return;
+  c->raw = NULL;
+  c->srv->upgraded--;
+  if (!c->closing) linger(c);
+  check_drained(c->srv);
+}
+
+size_t dt_http_server_upgraded(const dt_http_server *srv) { return srv->upgraded; }
 
 /* ---- accepting ---- */
 
@@ -665,7 +772,7 @@ void dt_http_server_drain(dt_http_server *srv, void (*on_drained)(void *ud), voi
   srv->drained_ud = ud;
   close_listener(srv);
   for (dt_http_conn *c = srv->conns; c; c = c->next) {
-    if (!c->inflight && !c->writing && !c->final) close_conn(c);
+    if (!c->inflight && !c->writing && !c->final && !c->raw) close_conn(c);
   }
   check_drained(srv);
 }

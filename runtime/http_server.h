@@ -78,6 +78,34 @@ void dt_http_server_close(dt_http_server *srv);
 int dt_http_respond(dt_http_conn *conn, int status, const dt_http_header *headers,
                     size_t header_count, const char *body, size_t body_len);
 
+/* ---- upgraded connections (WebSocket) ---- */
+
+typedef struct {
+  /* Bytes from the peer (valid during the call only). */
+  void (*on_data)(void *ud, const char *data, size_t len);
+  /* The connection ended: the peer closed it, an error, or the server closed. No call follows
+   * and the connection must not be used after this. */
+  void (*on_end)(void *ud);
+} dt_http_raw_handlers;
+
+/* Answers the connection's current request with 101 Switching Protocols (Connection: Upgrade
+ * is added; headers should include Upgrade and the protocol's own) and hands the byte stream to
+ * h: bytes that arrived after the request are delivered first, before this returns. The
+ * connection leaves HTTP (no HTTP timeouts) but stays open and counted; a drain waits for it.
+ * Returns 0, or -1 if the peer is gone (the request is released either way). */
+int dt_http_upgrade(dt_http_conn *conn, const dt_http_header *headers, size_t header_count,
+                    const dt_http_raw_handlers *h, void *ud);
+/* Queues bytes (copied) on an upgraded connection. Returns 0, or -1 if it is closing. */
+int dt_http_raw_write(dt_http_conn *conn, const char *data, size_t len);
+/* Bytes queued and not yet accepted by the kernel: the owner's back-pressure signal. */
+size_t dt_http_raw_queued(const dt_http_conn *conn);
+/* Stops (1) or resumes (0) reading from the peer. */
+void dt_http_raw_pause(dt_http_conn *conn, int paused);
+/* Flushes queued bytes, then closes. No callback follows. */
+void dt_http_raw_close(dt_http_conn *conn);
+/* Upgraded connections still open. */
+size_t dt_http_server_upgraded(const dt_http_server *srv);
+
 /* Standard reason phrase for a status code ("Unknown" if not known). */
 const char *dt_http_reason(int status);
 #endif
