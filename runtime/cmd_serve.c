@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <uv.h>
 
 #include "admin.h"
@@ -138,12 +139,23 @@ static void log_listening(const char *root)
          "data_dir", S.cfg->data_dir, "gen", gen, NULL);
 }
 
+/* Every call holds a connection: allow as many open files as the system lets us. */
+static void raise_open_files(void)
+{
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+  }
+}
+
 int dt_cmd_serve(const dt_config *cfg, const char *script_root)
 {
   memset(&S, 0, sizeof S);
   S.cfg = cfg;
   uv_loop_t *loop = uv_default_loop();
   char err[4096];
+  raise_open_files();
   if (prepare_data_dir(cfg->data_dir) != 0) return 1;
   dt_gen_options opts = { script_root, cfg->lua_memory_limit, cfg->cpu_budget_ms };
   if (dt_host_start(&opts, err, sizeof err) != 0) {

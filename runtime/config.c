@@ -46,7 +46,7 @@ static const setting settings[] = {
   { "idle_timeout_ms", T_DURATION, FIELD(http.idle_timeout_ms), 1, DAY_MS, NULL,
     "idle keep-alive connections are closed after this" },
   { "cpu_budget_ms", T_DURATION, FIELD(cpu_budget_ms), 1, DAY_MS, NULL,
-    "CPU time one Lua handler may use" },
+    "CPU time a Lua handler or call flow may use without waiting" },
   { "lua_memory_limit", T_SIZE, FIELD(lua_memory_limit), 8 * MIB, 1024 * GIB, NULL,
     "memory per script generation (at least 8MiB)" },
   { "drain_timeout_ms", T_DURATION, FIELD(drain_timeout_ms), 1, DAY_MS, NULL,

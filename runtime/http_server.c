@@ -589,6 +589,20 @@ int dt_http_upgrade(dt_http_conn *c, const dt_http_header *headers, size_t heade
 int dt_http_raw_write(dt_http_conn *c, const char *data, size_t len)
 {
   if (!c->raw || c->closing || len > UINT32_MAX) return -1;
+  /* Most writes go straight into the socket: only what the kernel did not take is copied
+   * and queued (after anything already queued, to keep the order). */
+  if (c->tcp.write_queue_size == 0) {
+    uv_buf_t buf = uv_buf_init((char *)data, (unsigned int)len);
+    int n = uv_try_write((uv_stream_t *)&c->tcp, &buf, 1);
+    if (n == (int)len) return 0;
+    if (n > 0) {
+      data += n;
+      len -= (size_t)n;
+    } else if (n != UV_EAGAIN) {
+      close_conn(c);
+      return -1;
+    }
+  }
   out_write *w = malloc(sizeof *w + len);
   if (!w) {
     close_conn(c);

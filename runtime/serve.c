@@ -18,10 +18,14 @@
 
 typedef struct request_ctx {
   dt_http_conn *conn;
-  const dt_http_request *req;
+  const dt_http_request *req; /* valid until answered or upgraded: logs use the copies below */
+  char id[24];
+  char method[16];
+  char path[256];
   dt_gen *gen;
   dt_task *task;
   int req_ref;
+  int taken;              /* the connection was upgraded: no HTTP response follows */
   uint64_t start_ns;
   struct request_ctx *prev, *next;
 } request_ctx;
@@ -45,8 +49,8 @@ static void unlink_ctx(request_ctx *c)
 static void respond_error(request_ctx *c, int status, const char *code, const char *message)
 {
   char body[512];
-  int n = snprintf(body, sizeof body, "{\"error\":{\"code\":\"%s\",\"message\":\"%s\",\"request_id\":%llu}}",
-                   code, message, (unsigned long long)c->req->id);
+  int n = snprintf(body, sizeof body, "{\"error\":{\"code\":\"%s\",\"message\":\"%s\",\"request_id\":%s}}",
+                   code, message, c->id);
   dt_http_header h = { "content-type", "application/json" };
   dt_http_respond(c->conn, status, &h, 1, body, (size_t)n);
 }
@@ -107,9 +111,7 @@ static int send_lua_response(request_ctx *c, lua_State *co)
   const char *body;
   const char *problem = read_response(co, &status, headers, &nheaders, &body, &body_len);
   if (problem) {
-    char id[24];
-    snprintf(id, sizeof id, "%llu", (unsigned long long)c->req->id);
-    dt_log(DT_LOG_ERROR, "invalid response from handler", "request_id", id, "path", c->req->path, "problem", problem, NULL);
+    dt_log(DT_LOG_ERROR, "invalid response from handler", "request_id", c->id, "path", c->path, "problem", problem, NULL);
     respond_error(c, 500, "internal_error", "the handler returned an invalid response; see the server log");
     return 500;
   }
@@ -146,21 +148,26 @@ static const struct {
 
 static void report_failure(request_ctx *c, dt_task_outcome outcome, const char *message)
 {
-  char id[24], gen[16];
-  snprintf(id, sizeof id, "%llu", (unsigned long long)c->req->id);
+  char gen[16];
   snprintf(gen, sizeof gen, "%u", c->gen->id);
   for (size_t i = 0; outcome == DT_TASK_KILLED && i < sizeof stop_kinds / sizeof stop_kinds[0]; i++) {
     if (strcmp(message, stop_kinds[i].reason) != 0) continue;
     count_script_error(stop_kinds[i].metric_kind);
-    dt_log(DT_LOG_ERROR, "handler stopped", "request_id", id, "gen", gen, "method", c->req->method,
-           "path", c->req->path, "reason", message, NULL);
+    dt_log(DT_LOG_ERROR, "handler stopped", "request_id", c->id, "gen", gen, "method", c->method,
+           "path", c->path, "reason", message, NULL);
     respond_error(c, stop_kinds[i].status, stop_kinds[i].code, stop_kinds[i].message);
     return;
   }
   count_script_error("error");
-  dt_log(DT_LOG_ERROR, "handler error", "request_id", id, "gen", gen, "method", c->req->method,
-         "path", c->req->path, "error", message, NULL);
+  dt_log(DT_LOG_ERROR, "handler error", "request_id", c->id, "gen", gen, "method", c->method,
+         "path", c->path, "error", message, NULL);
   respond_error(c, 500, "internal_error", "the handler failed; see the server log");
+}
+
+static void log_upgraded_failure(request_ctx *c, const char *message)
+{
+  count_script_error("error");
+  dt_log(DT_LOG_ERROR, "websocket handler error", "request_id", c->id, "path", c->path, "error", message, NULL);
 }
 
 static void observe(request_ctx *c, lua_State *L, int status)
@@ -168,7 +175,7 @@ static void observe(request_ctx *c, lua_State *L, int status)
   char route[128], code[8];
   route_label(c, L, route, sizeof route);
   snprintf(code, sizeof code, "%d", status);
-  dt_metric_label labels[] = { { "route", route }, { "method", c->req->method }, { "status", code } };
+  dt_metric_label labels[] = { { "route", route }, { "method", c->method }, { "status", code } };
   dt_metrics_counter_add("dialtone_http_requests_total", "HTTP requests by route, method and status", labels, 3, 1);
   double seconds = (double)(uv_hrtime() - c->start_ns) / 1e9;
   dt_metrics_histogram_observe("dialtone_http_request_duration_seconds", "HTTP request latency", labels, 1, seconds);
@@ -179,7 +186,10 @@ static void request_done(dt_task *task, lua_State *co, dt_task_outcome outcome, 
   (void)task;
   request_ctx *c = ud;
   int status = 500;
-  if (outcome == DT_TASK_OK) {
+  if (c->taken) {
+    status = 101;
+    if (outcome != DT_TASK_OK) log_upgraded_failure(c, message);
+  } else if (outcome == DT_TASK_OK) {
     status = send_lua_response(c, co);
   } else {
     report_failure(c, outcome, message);
@@ -223,9 +233,7 @@ static int start_dispatch(request_ctx *c)
     luaL_unref(L, LUA_REGISTRYINDEX, c->req_ref);
     return -1;
   }
-  char id[24];
-  snprintf(id, sizeof id, "%llu", (unsigned long long)c->req->id);
-  dt_task_set_label(c->task, "request_id", id);
+  dt_task_set_label(c->task, "request_id", c->id);
   dt_task_on_released(c->task, request_released);
   dt_task_start(c->task);
   return 0;
@@ -249,6 +257,9 @@ void dt_serve_request(void *ud, dt_http_conn *conn, const dt_http_request *req)
   }
   c->conn = conn;
   c->req = req;
+  snprintf(c->id, sizeof c->id, "%llu", (unsigned long long)req->id);
+  snprintf(c->method, sizeof c->method, "%s", req->method);
+  snprintf(c->path, sizeof c->path, "%s", req->path);
   c->req_ref = LUA_NOREF;
   c->start_ns = uv_hrtime();
   c->gen = dt_host_current();
@@ -260,6 +271,20 @@ void dt_serve_request(void *ud, dt_http_conn *conn, const dt_http_request *req)
     free(c);
     respond_unavailable(conn);
   }
+}
+
+int dt_serve_take_connection(dt_http_conn **conn, const dt_http_request **req)
+{
+  dt_task *task = dt_task_current();
+  for (request_ctx *c = running_head; c && task; c = c->next) {
+    if (c->task != task) continue;
+    if (c->taken) return -1;
+    c->taken = 1;
+    *conn = c->conn;
+    *req = c->req;
+    return 0;
+  }
+  return -1;
 }
 
 void dt_serve_abandon_all(void)

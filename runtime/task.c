@@ -17,7 +17,6 @@ struct dt_task {
   int co_ref;            /* keeps the coroutine alive in the registry */
   dt_vm *vm;
   uint64_t budget_ns;
-  uint64_t used_ns;
   uint64_t slice_start_ns;
   int can_wait;
   int nargs;
@@ -27,6 +26,7 @@ struct dt_task {
   void (*released)(void *ud);
   void (*cancel)(void *arg);
   void *cancel_arg;
+  dt_task_hook *hooks;
   char label_key[32];
   char label_value[64];
 };
@@ -47,7 +47,7 @@ static void budget_hook(lua_State *L, lua_Debug *ar)
   if (!t) return;
   if (!t->kill_reason) {
     if (t->vm->limit_hit) t->kill_reason = "memory limit exceeded";
-    else if (t->budget_ns && t->used_ns + (thread_cpu_ns() - t->slice_start_ns) > t->budget_ns)
+    else if (t->budget_ns && thread_cpu_ns() - t->slice_start_ns > t->budget_ns)
       t->kill_reason = "CPU budget exceeded";
     else return;
   }
@@ -65,9 +65,20 @@ void dt_sched_attach(lua_State *L)
 dt_task *dt_task_current(void) { return running; }
 lua_State *dt_task_thread(dt_task *task) { return task->co; }
 
+/* Runs the end hooks; a hook may add or remove others while this runs. */
+static void run_hooks(dt_task *t)
+{
+  while (t->hooks) {
+    dt_task_hook *h = t->hooks;
+    dt_task_hook_remove(h);
+    h->fn(h->arg);
+  }
+}
+
 static void task_finish(dt_task *t, dt_task_outcome outcome, const char *message)
 {
   if (t->cancel) t->cancel(t->cancel_arg);
+  run_hooks(t);
   t->done(t, t->co, outcome, message, t->ud);
   lua_State *L = t->vm->L;
   luaL_unref(L, LUA_REGISTRYINDEX, t->co_ref);
@@ -95,7 +106,6 @@ static void run_slice(dt_task *t, int nargs)
   running = t;
   t->slice_start_ns = thread_cpu_ns();
   int rc = lua_resume(t->co, nargs);
-  t->used_ns += thread_cpu_ns() - t->slice_start_ns;
   running = outer;
   if (rc == LUA_YIELD && t->kill_reason) task_finish(t, DT_TASK_KILLED, t->kill_reason);
   else if (rc == LUA_YIELD) return; /* waiting: a binding will resume it */
@@ -155,6 +165,28 @@ void dt_task_resume(dt_task *task, int nresults)
 }
 
 void dt_task_on_released(dt_task *task, void (*released)(void *ud)) { task->released = released; }
+
+void dt_task_hook_add(dt_task *task, dt_task_hook *hook, void (*fn)(void *arg), void *arg)
+{
+  hook->fn = fn;
+  hook->arg = arg;
+  hook->task = task;
+  hook->prev = NULL;
+  hook->next = task->hooks;
+  if (task->hooks) task->hooks->prev = hook;
+  task->hooks = hook;
+}
+
+void dt_task_hook_remove(dt_task_hook *hook)
+{
+  dt_task *t = hook->task;
+  if (!t) return;
+  if (hook->prev) hook->prev->next = hook->next;
+  else t->hooks = hook->next;
+  if (hook->next) hook->next->prev = hook->prev;
+  hook->task = NULL;
+  hook->prev = hook->next = NULL;
+}
 
 void dt_task_on_abandon(dt_task *task, void (*cancel)(void *arg), void *arg)
 {

@@ -27,7 +27,8 @@ typedef void (*dt_task_done)(dt_task *task, lua_State *co, dt_task_outcome outco
 void dt_sched_attach(lua_State *L);
 
 /* Creates a task on L's state for the function below the nargs arguments on top of L's
- * stack (all popped). cpu_budget_ms 0 = unlimited. can_wait 0 makes waiting bindings raise
+ * stack (all popped). cpu_budget_ms: CPU it may use between two waits (0 = unlimited), which
+ * stops a stuck loop without limiting a long call. can_wait 0 makes waiting bindings raise
  * (e.g. while scripts load). Returns NULL if out of memory (the values are popped anyway).
  * dt_task_start runs it; `done` may run before dt_task_start returns. */
 dt_task *dt_task_new(lua_State *L, int nargs, uint64_t cpu_budget_ms, int can_wait,
@@ -48,6 +49,21 @@ lua_State *dt_task_thread(dt_task *task);
 
 /* Called after the task is completely released (after done), e.g. to close its state. */
 void dt_task_on_released(dt_task *task, void (*released)(void *ud));
+
+/* Something tied to a task's lifetime (e.g. a WebSocket its handler opened): fn(arg) runs
+ * when the task ends, however it ends, before its done callback. The hook's memory belongs
+ * to the caller and must stay valid until it has run or been removed; a task may have any
+ * number of hooks. */
+typedef struct dt_task_hook {
+  void (*fn)(void *arg);
+  void *arg;
+  dt_task *task; /* NULL when not registered */
+  struct dt_task_hook *prev, *next;
+} dt_task_hook;
+
+void dt_task_hook_add(dt_task *task, dt_task_hook *hook, void (*fn)(void *arg), void *arg);
+/* Unregisters a hook that has not run yet (no effect otherwise). */
+void dt_task_hook_remove(dt_task_hook *hook);
 
 /* What a waiting task must undo if it is abandoned (e.g. stop a timer). One per task. */
 void dt_task_on_abandon(dt_task *task, void (*cancel)(void *arg), void *arg);

@@ -129,11 +129,21 @@ local function normalize(res, route)
         :format(route.method, route.pattern, type(res)), 0)
 end
 
+--- Whether the request asks to switch to WebSocket.
+---@param req table
+---@return boolean
+local function is_websocket_upgrade(req)
+  local upgrade = req.headers.upgrade
+  return req.method == "GET" and upgrade ~= nil and upgrade:lower():find("websocket", 1, true) ~= nil
+end
+
 --- Finds the route for a request and runs its handler (in the request's coroutine).
+--- WebSocket routes are registered under the method "WS" and match GET upgrade requests.
 ---@param req table
 ---@return table response
 function router.dispatch(req)
   local method = req.method == "HEAD" and "GET" or req.method
+  if is_websocket_upgrade(req) then method = "WS" end
   local parts = split_path(req.path)
   local allowed = {}
   for _, r in ipairs(routes) do
@@ -142,10 +152,19 @@ function router.dispatch(req)
       if r.method == method then
         req.params = params
         req.route = r.pattern
-        return normalize(r.handler(req), r)
+        local res = r.handler(req)
+        if res == nil and method == "WS" then
+          -- Nothing to send when the handler accepted the connection; otherwise say why.
+          return error_response(500, "websocket_not_accepted", "the handler neither accepted the connection nor answered")
+        end
+        return normalize(res, r)
       end
       allowed[#allowed + 1] = r.method
     end
+  end
+  if #allowed == 1 and allowed[1] == "WS" then
+    return error_response(426, "upgrade_required", req.path .. " takes WebSocket connections only",
+                          { upgrade = "websocket", ["sec-websocket-version"] = "13" })
   end
   if #allowed > 0 then
     table.sort(allowed)
@@ -160,5 +179,8 @@ router.api = { json = json_response, text = text_response, error = error_respons
 for _, m in ipairs(METHODS) do
   router.api[m:lower()] = function(pattern, handler) add(m, pattern, handler) end
 end
+--- `dialtone.route.ws(pattern, handler)`: handler(req) sees the upgrade request's headers and
+--- accepts the connection (e.g. `dialtone.ws.accept(req)`) or returns a response to refuse it.
+router.api.ws = function(pattern, handler) add("WS", pattern, handler) end
 
 return router

@@ -80,6 +80,10 @@ test('SIGHUP and POST /admin/reload reload; a broken script makes the endpoint a
   assert.equal(await getText(server, '/v'), 'three');
 
   assert.equal((await request(`${server.url}/admin/reload`)).status, 405);
+  const metrics = (await request(`${server.url}/metrics`)).body;
+  assert.match(metrics, /^dialtone_reloads_total 2$/m, 'SIGHUP and one admin reload succeeded');
+  assert.match(metrics, /^dialtone_reload_failures_total 1$/m);
+  assert.match(metrics, /^dialtone_script_generations 1$/m);
 });
 
 test('a request in flight finishes on its generation; the next runs the new code; the old one is closed', async (t) => {

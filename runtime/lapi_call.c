@@ -1,0 +1,344 @@
+/* dialtone.media: the call-flow API. `dialtone.media.twilio(req [, {rate}])` accepts a Twilio
+ * media stream in a WebSocket route and returns the call object a workflow's run(call) gets:
+ * call:recv([timeout]) -> event, call:play(pcm | wav bytes | "file.wav"), call:clear(),
+ * call:mark(name), call:send_dtmf(digits), call:echo(), call:hangup(); call.rate,
+ * call.call_id, call.stream_id, call.params (the stream's custom parameters). */
+#include "lapi.h"
+
+#include <lauxlib.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
+
+#include "dtmf.h"
+#include "lapi_media_file.h"
+#include "media.h"
+#include "media_twilio.h"
+#include "serve.h"
+#include "task.h"
+
+#define CALL_MT "dialtone.call"
+
+typedef struct {
+  uv_timer_t timer;
+  struct call_ud *call;
+} recv_timer;
+
+typedef enum {
+  WAIT_START, /* dialtone.media.twilio: the carrier's start */
+  WAIT_EVENT, /* call:recv */
+  WAIT_END,   /* call:echo: the end of the call */
+} wait_kind;
+
+typedef struct call_ud {
+  dt_media *m;
+  dt_task *waiter;
+  wait_kind wait;
+  recv_timer *timer;
+  int self_ref;        /* the call object, while its creator waits for the start */
+} call_ud;
+
+static call_ud *check_call(lua_State *L) { return luaL_checkudata(L, 1, CALL_MT); }
+
+static void push_event(lua_State *L, const dt_media_event *ev, int rate)
+{
+  static const char *const kinds[] = { "audio", "dtmf", "mark", "stop" };
+  lua_createtable(L, 0, 3);
+  lua_pushstring(L, kinds[ev->kind]);
+  lua_setfield(L, -2, "type");
+  if (ev->kind == DT_MEDIA_AUDIO) {
+    lua_pushlstring(L, (const char *)ev->pcm, ev->samples * sizeof *ev->pcm);
+    lua_setfield(L, -2, "pcm");
+    lua_pushinteger(L, rate);
+    lua_setfield(L, -2, "rate");
+  } else if (ev->kind != DT_MEDIA_STOP) {
+    lua_pushstring(L, ev->text);
+    lua_setfield(L, -2, ev->kind == DT_MEDIA_DTMF ? "digit" : "name");
+  }
+}
+
+static void free_timer(uv_handle_t *h) { free(h->data); }
+
+static void stop_timer(call_ud *c)
+{
+  if (!c->timer) return;
+  uv_timer_stop(&c->timer->timer);
+  uv_close((uv_handle_t *)&c->timer->timer, free_timer);
+  c->timer = NULL;
+}
+
+/* Wakes the waiting task with nresults already on its thread. */
+static void wake(call_ud *c, int nresults)
+{
+  dt_task *t = c->waiter;
+  c->waiter = NULL;
+  stop_timer(c);
+  dt_task_resume(t, nresults);
+}
+
+/* Hands the waiting creator its call object (or nil and why) once the stream has started. */
+static void resolve_start(call_ud *c, const char *error)
+{
+  lua_State *co = dt_task_thread(c->waiter);
+  if (error) {
+    dt_media_hangup(c->m);
+    lua_pushnil(co);
+    lua_pushstring(co, error);
+  } else {
+    lua_rawgeti(co, LUA_REGISTRYINDEX, c->self_ref);
+  }
+  luaL_unref(co, LUA_REGISTRYINDEX, c->self_ref);
+  c->self_ref = LUA_NOREF;
+  wake(c, error ? 2 : 1);
+}
+
+static void on_media_event(void *ud, dt_media *m)
+{
+  call_ud *c = ud;
+  if (!c->waiter) return;
+  dt_media_event ev;
+  if (c->wait == WAIT_START) {
+    if (dt_media_started(m)) resolve_start(c, NULL);
+    else if (dt_media_ended(m)) resolve_start(c, "the media stream ended before it started");
+  } else if (c->wait == WAIT_END) {
+    while (dt_media_next_event(m, &ev) == 0) {} /* echo ignores what it does not need */
+    if (dt_media_ended(m)) wake(c, 0);
+  } else if (dt_media_next_event(m, &ev) == 0) {
+    push_event(dt_task_thread(c->waiter), &ev, dt_media_rate(m));
+    wake(c, 1);
+  }
+}
+
+static void on_recv_timeout(uv_timer_t *t)
+{
+  recv_timer *rt = t->data;
+  call_ud *c = rt->call;
+  if (c->wait == WAIT_START) {
+    resolve_start(c, "no start message from the carrier in time");
+    return;
+  }
+  lua_State *co = dt_task_thread(c->waiter);
+  lua_pushnil(co);
+  lua_pushliteral(co, "timeout");
+  wake(c, 2);
+}
+
+static void cancel_wait(void *arg)
+{
+  call_ud *c = arg;
+  c->waiter = NULL;
+  stop_timer(c);
+}
+
+static int wait_for_media(lua_State *L, call_ud *c, double timeout, wait_kind wait, const char *what)
+{
+  dt_task *task = dt_task_wait(L, what);
+  if (c->waiter) return luaL_error(L, "%s: another task is already waiting on this call", what);
+  c->waiter = task;
+  c->wait = wait;
+  if (timeout >= 0) {
+    recv_timer *rt = malloc(sizeof *rt);
+    if (!rt) return luaL_error(L, "%s: out of memory", what);
+    rt->call = c;
+    rt->timer.data = rt;
+    uv_timer_init(uv_default_loop(), &rt->timer);
+    uv_timer_start(&rt->timer, on_recv_timeout, (uint64_t)llround(timeout * 1000), 0);
+    c->timer = rt;
+  }
+  dt_task_on_abandon(task, cancel_wait, c);
+  return lua_yield(L, 0);
+}
+
+/* call:recv([timeout]) -> event, or nil, "timeout" | "ended" */
+static int l_recv(lua_State *L)
+{
+  call_ud *c = check_call(L);
+  double timeout = luaL_optnumber(L, 2, -1);
+  dt_media_subscribe(c->m, 1, on_media_event, c);
+  dt_media_event ev;
+  if (dt_media_next_event(c->m, &ev) == 0) {
+    push_event(L, &ev, dt_media_rate(c->m));
+    return 1;
+  }
+  if (dt_media_ended(c->m)) {
+    lua_pushnil(L);
+    lua_pushliteral(L, "ended");
+    return 2;
+  }
+  return wait_for_media(L, c, timeout, WAIT_EVENT, "call:recv");
+}
+
+/* call:echo(): the caller's audio is played back to them, in C, until the call ends. */
+static int l_echo(lua_State *L)
+{
+  call_ud *c = check_call(L);
+  if (dt_media_ended(c->m)) return 0;
+  dt_media_subscribe(c->m, 0, on_media_event, c);
+  dt_media_echo(c->m, 1);
+  return wait_for_media(L, c, -1, WAIT_END, "call:echo");
+}
+
+static int play_pcm(lua_State *L, call_ud *c, const char *data, size_t len)
+{
+  if (len % 2) return luaL_error(L, "call:play: PCM must be 16-bit samples (even length)");
+  if (dt_media_play(c->m, (const int16_t *)data, len / 2) != 0) {
+    lua_pushnil(L);
+    lua_pushstring(L, dt_media_ended(c->m) ? "ended" : "out of memory");
+    return 2;
+  }
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+/* call:play(pcm | wav bytes | "name.wav"): raw PCM at the call's rate, or a WAV (PCM16,
+ * mu-law or A-law, 8 or 16 kHz) converted to it. */
+static int l_play(lua_State *L)
+{
+  call_ud *c = check_call(L);
+  size_t len;
+  const char *data = luaL_checklstring(L, 2, &len);
+  if (dt_media_file_is_wav(data, len) || dt_media_file_is_path(data, len)) {
+    if (dt_media_file_push_pcm(L, data, len, dt_media_rate(c->m)) != 0) return 2;
+    data = lua_tolstring(L, -1, &len);
+  }
+  return play_pcm(L, c, data, len);
+}
+
+/* call:send_dtmf(digits): in-band tones (100 ms each, 60 ms apart) queued for playback. */
+static int l_send_dtmf(lua_State *L)
+{
+  call_ud *c = check_call(L);
+  size_t n, out_len;
+  const char *digits = luaL_checklstring(L, 2, &n);
+  unsigned rate = (unsigned)dt_media_rate(c->m);
+  size_t samples = dt_dtmf_tones_len(n, rate, 100, 60, 60u * rate);
+  if (n == 0 || samples == SIZE_MAX) return luaL_error(L, "call:send_dtmf: 1 to about 300 digits");
+  int16_t *pcm = malloc(samples * sizeof *pcm);
+  if (!pcm) return luaL_error(L, "call:send_dtmf: out of memory");
+  int rc = dt_dtmf_tones(digits, n, rate, 100, 60, 0.25, pcm, samples, &out_len);
+  if (rc == 0) lua_pushlstring(L, (const char *)pcm, out_len * sizeof *pcm);
+  free(pcm);
+  if (rc != 0) return luaL_error(L, "call:send_dtmf: digits must be 0-9, *, #, A-D");
+  size_t len;
+  const char *bytes = lua_tolstring(L, -1, &len);
+  return play_pcm(L, c, bytes, len);
+}
+
+static int l_clear(lua_State *L)
+{
+  dt_media_clear(check_call(L)->m);
+  return 0;
+}
+
+static int l_mark(lua_State *L)
+{
+  call_ud *c = check_call(L);
+  size_t n;
+  const char *name = luaL_checklstring(L, 2, &n);
+  if (n == 0 || n >= DT_MEDIA_MAX_TEXT) return luaL_error(L, "call:mark: name must be 1-%d bytes", DT_MEDIA_MAX_TEXT - 1);
+  lua_pushboolean(L, dt_media_mark(c->m, name) == 0);
+  return 1;
+}
+
+static int l_hangup(lua_State *L)
+{
+  dt_media_hangup(check_call(L)->m);
+  return 0;
+}
+
+static void push_params(lua_State *L, const dt_media_start *start)
+{
+  lua_createtable(L, 0, (int)start->nparams);
+  for (size_t i = 0; i < start->nparams; i++) {
+    lua_pushstring(L, start->params[i].value);
+    lua_setfield(L, -2, start->params[i].name);
+  }
+}
+
+static int l_index(lua_State *L)
+{
+  call_ud *c = check_call(L);
+  const char *key = luaL_checkstring(L, 2);
+  const dt_media_start *start = dt_media_started(c->m);
+  if (strcmp(key, "rate") == 0) lua_pushinteger(L, dt_media_rate(c->m));
+  else if (strcmp(key, "call_id") == 0 && start) lua_pushstring(L, start->call_id);
+  else if (strcmp(key, "stream_id") == 0 && start) lua_pushstring(L, start->stream_id);
+  else if (strcmp(key, "params") == 0 && start) push_params(L, start);
+  else if (strcmp(key, "ended") == 0) lua_pushboolean(L, dt_media_ended(c->m));
+  else if (strcmp(key, "dropped") == 0) lua_pushnumber(L, (double)dt_media_dropped(c->m));
+  else if (strcmp(key, "queued") == 0) lua_pushnumber(L, (double)dt_media_queued(c->m) / dt_media_rate(c->m));
+  else {
+    luaL_getmetatable(L, CALL_MT);
+    lua_getfield(L, -1, "methods");
+    lua_getfield(L, -1, key);
+  }
+  return 1;
+}
+
+static int l_gc(lua_State *L)
+{
+  call_ud *c = check_call(L);
+  if (!c->m) return 0;
+  dt_media_hangup(c->m);
+  dt_media_release(c->m);
+  c->m = NULL;
+  return 0;
+}
+
+/* dialtone.media.twilio(req [, {rate = 8000|16000, start_timeout = 10}]) -> call, or nil, err.
+ * Accepts the stream and waits for Twilio's start message, so the call is ready to use. */
+static int l_twilio(lua_State *L)
+{
+  luaL_checktype(L, 1, LUA_TTABLE);
+  int rate = 8000;
+  double start_timeout = 10;
+  if (lua_istable(L, 2)) {
+    lua_getfield(L, 2, "rate");
+    rate = (int)luaL_optinteger(L, -1, 8000);
+    lua_getfield(L, 2, "start_timeout");
+    start_timeout = luaL_optnumber(L, -1, 10);
+  }
+  if (rate != 8000 && rate != 16000) return luaL_error(L, "dialtone.media.twilio: rate must be 8000 or 16000");
+  dt_http_conn *conn;
+  const dt_http_request *req;
+  if (dt_serve_take_connection(&conn, &req) != 0)
+    return luaL_error(L, "dialtone.media.twilio: only inside a WebSocket route handler, once");
+  call_ud *c = lua_newuserdata(L, sizeof *c);
+  memset(c, 0, sizeof *c);
+  c->self_ref = LUA_NOREF;
+  c->m = dt_media_accept(conn, req, &dt_media_twilio, rate);
+  if (!c->m) {
+    lua_pushnil(L);
+    lua_pushliteral(L, "websocket handshake refused");
+    return 2;
+  }
+  luaL_getmetatable(L, CALL_MT);
+  lua_setmetatable(L, -2);
+  if (dt_media_started(c->m)) return 1;
+  lua_pushvalue(L, -1);
+  c->self_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  dt_media_subscribe(c->m, 0, on_media_event, c);
+  return wait_for_media(L, c, start_timeout, WAIT_START, "dialtone.media.twilio");
+}
+
+int dt_lapi_media_open(lua_State *L)
+{
+  static const luaL_Reg methods[] = {
+    { "recv", l_recv }, { "play", l_play }, { "clear", l_clear }, { "mark", l_mark },
+    { "send_dtmf", l_send_dtmf }, { "echo", l_echo }, { "hangup", l_hangup }, { NULL, NULL },
+  };
+  luaL_newmetatable(L, CALL_MT);
+  lua_pushcfunction(L, l_index);
+  lua_setfield(L, -2, "__index");
+  lua_pushcfunction(L, l_gc);
+  lua_setfield(L, -2, "__gc");
+  lua_newtable(L);
+  luaL_register(L, NULL, methods);
+  lua_setfield(L, -2, "methods");
+  lua_pop(L, 1);
+  lua_newtable(L);
+  lua_pushcfunction(L, l_twilio);
+  lua_setfield(L, -2, "twilio");
+  return 1;
+}
