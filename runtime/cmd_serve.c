@@ -12,6 +12,7 @@
 #include "admin.h"
 #include "host.h"
 #include "log.h"
+#include "media_record.h"
 #include "metrics.h"
 #include "paths.h"
 #include "serve.h"
@@ -157,6 +158,7 @@ int dt_cmd_serve(const dt_config *cfg, const char *script_root)
   char err[4096];
   raise_open_files();
   if (prepare_data_dir(cfg->data_dir) != 0) return 1;
+  dt_media_set_data_dir(cfg->data_dir);
   dt_gen_options opts = { script_root, cfg->lua_memory_limit, cfg->cpu_budget_ms };
   if (dt_host_start(&opts, err, sizeof err) != 0) {
     dt_log(DT_LOG_ERROR, "scripts failed to load", "error", err, NULL);

@@ -1,8 +1,9 @@
 /* dialtone.media: the call-flow API. `dialtone.media.twilio(req [, {rate}])` accepts a Twilio
  * media stream in a WebSocket route and returns the call object a workflow's run(call) gets:
  * call:recv([timeout]) -> event, call:play(pcm | wav bytes | "file.wav"), call:clear(),
- * call:mark(name), call:send_dtmf(digits), call:echo(), call:hangup(); call.rate,
- * call.call_id, call.stream_id, call.params (the stream's custom parameters). */
+ * call:mark(name), call:send_dtmf(digits), call:echo(), call:record(name | false),
+ * call:bridge(url [, opts]), call:hangup(); call.rate, call.call_id, call.stream_id,
+ * call.params (the stream's custom parameters). */
 #include "lapi.h"
 
 #include <lauxlib.h>
@@ -14,11 +15,14 @@
 #include "dtmf.h"
 #include "lapi_media_file.h"
 #include "media.h"
+#include "media_bridge.h"
+#include "media_record.h"
 #include "media_twilio.h"
 #include "serve.h"
 #include "task.h"
 
 #define CALL_MT "dialtone.call"
+#define MAX_HEADERS 32
 
 typedef struct {
   uv_timer_t timer;
@@ -29,6 +33,7 @@ typedef enum {
   WAIT_START, /* dialtone.media.twilio: the carrier's start */
   WAIT_EVENT, /* call:recv */
   WAIT_END,   /* call:echo: the end of the call */
+  WAIT_BRIDGE /* call:bridge: the bridge reports when it is over */
 } wait_kind;
 
 typedef struct call_ud {
@@ -37,6 +42,7 @@ typedef struct call_ud {
   wait_kind wait;
   recv_timer *timer;
   int self_ref;        /* the call object, while its creator waits for the start */
+  dt_media_bridge *bridge; /* while call:bridge waits */
 } call_ud;
 
 static call_ud *check_call(lua_State *L) { return luaL_checkudata(L, 1, CALL_MT); }
@@ -101,9 +107,9 @@ static void on_media_event(void *ud, dt_media *m)
   if (c->wait == WAIT_START) {
     if (dt_media_started(m)) resolve_start(c, NULL);
     else if (dt_media_ended(m)) resolve_start(c, "the media stream ended before it started");
-  } else if (c->wait == WAIT_END) {
-    while (dt_media_next_event(m, &ev) == 0) {} /* echo ignores what it does not need */
-    if (dt_media_ended(m)) wake(c, 0);
+  } else if (c->wait == WAIT_END || c->wait == WAIT_BRIDGE) {
+    while (dt_media_next_event(m, &ev) == 0) {} /* echo and bridge handle events in C */
+    if (c->wait == WAIT_END && dt_media_ended(m)) wake(c, 0);
   } else if (dt_media_next_event(m, &ev) == 0) {
     push_event(dt_task_thread(c->waiter), &ev, dt_media_rate(m));
     wake(c, 1);
@@ -129,6 +135,11 @@ static void cancel_wait(void *arg)
   call_ud *c = arg;
   c->waiter = NULL;
   stop_timer(c);
+  if (c->bridge) {
+    dt_media_bridge *b = c->bridge;
+    c->bridge = NULL;
+    dt_media_bridge_stop(b);
+  }
 }
 
 static int wait_for_media(lua_State *L, call_ud *c, double timeout, wait_kind wait, const char *what)
@@ -177,6 +188,94 @@ static int l_echo(lua_State *L)
   dt_media_subscribe(c->m, 0, on_media_event, c);
   dt_media_echo(c->m, 1);
   return wait_for_media(L, c, -1, WAIT_END, "call:echo");
+}
+
+/* call:record(name | false) -> "recordings/<name>", or nil, err; false stops. */
+static int l_record(lua_State *L)
+{
+  call_ud *c = check_call(L);
+  if (lua_isboolean(L, 2) && !lua_toboolean(L, 2)) {
+    dt_media_record_stop(c->m);
+    lua_pushboolean(L, 1);
+    return 1;
+  }
+  const char *name = luaL_checkstring(L, 2);
+  char err[256];
+  if (dt_media_record_start(c->m, name, err, sizeof err) != 0) {
+    lua_pushnil(L);
+    lua_pushfstring(L, "call:record: %s", err);
+    return 2;
+  }
+  lua_pushfstring(L, "recordings/%s", name);
+  return 1;
+}
+
+static void on_bridge_done(void *ud, const char *result, const char *error)
+{
+  call_ud *c = ud;
+  c->bridge = NULL;
+  if (!c->waiter) return;
+  lua_State *co = dt_task_thread(c->waiter);
+  lua_pushstring(co, result);
+  if (!result) lua_pushfstring(co, "call:bridge: %s", error);
+  wake(c, result ? 1 : 2);
+}
+
+/* bridge's headers option: a table of name = value strings (anchored in the options). */
+static size_t bridge_headers(lua_State *L, dt_http_header *out)
+{
+  size_t n = 0;
+  lua_getfield(L, 3, "headers");
+  if (!lua_isnil(L, -1)) {
+    luaL_checktype(L, -1, LUA_TTABLE);
+    lua_pushnil(L);
+    while (lua_next(L, -2) != 0) {
+      if (lua_type(L, -2) != LUA_TSTRING || lua_type(L, -1) != LUA_TSTRING || n == MAX_HEADERS)
+        luaL_error(L, "call:bridge: headers must map at most %d names to strings", MAX_HEADERS);
+      out[n].name = lua_tostring(L, -2);
+      out[n++].value = lua_tostring(L, -1);
+      lua_pop(L, 1);
+    }
+  }
+  lua_pop(L, 1);
+  return n;
+}
+
+/* call:bridge(url [, {rate, timeout, headers}]) -> "agent_closed" | "call_ended", or nil, err */
+static int l_bridge(lua_State *L)
+{
+  call_ud *c = check_call(L);
+  dt_media_bridge_options o = { luaL_checkstring(L, 2), NULL, 0, 10000 };
+  dt_http_header headers[MAX_HEADERS];
+  int rate = dt_media_rate(c->m);
+  double timeout = 10;
+  if (!lua_isnoneornil(L, 3)) {
+    luaL_checktype(L, 3, LUA_TTABLE);
+    lua_getfield(L, 3, "rate");
+    rate = (int)luaL_optinteger(L, -1, rate);
+    lua_getfield(L, 3, "timeout");
+    timeout = luaL_optnumber(L, -1, 10);
+    lua_pop(L, 2);
+    o.headers = headers;
+    o.nheaders = bridge_headers(L, headers);
+  }
+  if (rate != dt_media_rate(c->m)) return luaL_error(L, "call:bridge: rate must be the call's rate (%d)", dt_media_rate(c->m));
+  if (!(timeout >= 0.001 && timeout <= 300)) return luaL_error(L, "call:bridge: timeout must be between 0.001 and 300 seconds");
+  o.timeout_ms = (uint64_t)llround(timeout * 1000);
+  dt_task_wait(L, "call:bridge");
+  if (c->waiter) return luaL_error(L, "call:bridge: another task is already waiting on this call");
+  if (dt_media_ended(c->m)) {
+    lua_pushliteral(L, "call_ended");
+    return 1;
+  }
+  char err[256];
+  if (dt_media_bridge_start(c->m, &o, on_bridge_done, c, &c->bridge, err, sizeof err) != 0) {
+    lua_pushnil(L);
+    lua_pushfstring(L, "call:bridge: %s", err);
+    return 2;
+  }
+  dt_media_subscribe(c->m, 0, on_media_event, c);
+  return wait_for_media(L, c, -1, WAIT_BRIDGE, "call:bridge");
 }
 
 static int play_pcm(lua_State *L, call_ud *c, const char *data, size_t len)
@@ -326,7 +425,8 @@ int dt_lapi_media_open(lua_State *L)
 {
   static const luaL_Reg methods[] = {
     { "recv", l_recv }, { "play", l_play }, { "clear", l_clear }, { "mark", l_mark },
-    { "send_dtmf", l_send_dtmf }, { "echo", l_echo }, { "hangup", l_hangup }, { NULL, NULL },
+    { "send_dtmf", l_send_dtmf }, { "echo", l_echo }, { "record", l_record }, { "bridge", l_bridge },
+    { "hangup", l_hangup }, { NULL, NULL },
   };
   luaL_newmetatable(L, CALL_MT);
   lua_pushcfunction(L, l_index);

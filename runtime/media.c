@@ -33,6 +33,10 @@ struct dt_media {
   size_t play_len, play_pos, play_cap;
   pending_mark *marks;
   size_t nmarks, marks_cap;
+  struct {
+    const dt_media_tap *tap;
+    void *ud;
+  } taps[DT_MEDIA_TAPS];
   uint64_t next_due;          /* loop time (ms) of the next frame */
   struct dt_media *pnext, *pprev;
   int pacing;
@@ -62,7 +66,9 @@ static void pacer_add(dt_media *m)
   m->pnext = pacer.head;
   if (pacer.head) pacer.head->pprev = m;
   pacer.head = m;
-  m->next_due = uv_now(uv_default_loop());
+  /* Audio that trickles in (a bridge's agent) is paced too: no frame before the last one's slot. */
+  uint64_t now = uv_now(uv_default_loop());
+  if (m->next_due < now) m->next_due = now;
   if (!uv_is_active((uv_handle_t *)&pacer.timer)) uv_timer_start(&pacer.timer, pacer_tick, 0, FRAME_MS);
 }
 
@@ -100,8 +106,22 @@ static void notify(dt_media *m)
   if (m->notify) m->notify(m->notify_ud, m);
 }
 
+/* A tap may remove itself (or others) from its callback: slots are read afresh each time. */
+static void tap_audio(dt_media *m, const int16_t *pcm, size_t n)
+{
+  for (int i = 0; i < DT_MEDIA_TAPS; i++)
+    if (m->taps[i].tap) m->taps[i].tap->audio(m->taps[i].ud, m, pcm, n);
+}
+
+static void tap_event(dt_media *m, dt_media_event_kind kind, const char *text)
+{
+  for (int i = 0; i < DT_MEDIA_TAPS; i++)
+    if (m->taps[i].tap) m->taps[i].tap->event(m->taps[i].ud, m, kind, text);
+}
+
 static void push_text_event(dt_media *m, dt_media_event_kind kind, const char *text)
 {
+  tap_event(m, kind, text);
   dt_media_event *ev = push_event(m, kind);
   if (!ev) return;
   snprintf(ev->text, sizeof ev->text, "%s", text);
@@ -195,7 +215,8 @@ const dt_media_start *dt_media_started(const dt_media *m) { return m->start; }
 static void deliver_audio(dt_media *m, const int16_t *pcm, size_t n)
 {
   if (m->echo) send_flow_pcm(m, pcm, n);
-  if (!m->queue_audio) return;
+  tap_audio(m, pcm, n);
+  if (!m->queue_audio || m->ended) return;
   dt_media_event *ev = push_event(m, DT_MEDIA_AUDIO);
   if (!ev) return;
   memcpy(ev->pcm, pcm, n * sizeof *pcm);
@@ -233,6 +254,8 @@ static void end_session(dt_media *m)
   m->ended = 1;
   m->echo = 0;
   pacer_remove(m);
+  tap_event(m, DT_MEDIA_STOP, "");
+  memset(m->taps, 0, sizeof m->taps);
   if (push_event(m, DT_MEDIA_STOP)) notify(m);
 }
 
@@ -382,6 +405,16 @@ void dt_media_clear(dt_media *m)
   for (size_t i = 0; i < n; i++) push_text_event(m, DT_MEDIA_MARK, marks[i].name);
   free(marks);
 }
+
+int dt_media_set_tap(dt_media *m, dt_media_tap_slot slot, const dt_media_tap *tap, void *ud)
+{
+  if (tap && m->ended) return -1;
+  m->taps[slot].tap = tap;
+  m->taps[slot].ud = tap ? ud : NULL;
+  return 0;
+}
+
+void *dt_media_tap_ud(const dt_media *m, dt_media_tap_slot slot) { return m->taps[slot].ud; }
 
 void dt_media_hangup(dt_media *m)
 {

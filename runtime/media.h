@@ -3,8 +3,8 @@
  * back. The carrier's framing lives in an adapter (media_twilio.c, ...); everything per frame
  * is C: parse, base64, G.711, resampling, echo, pacing of playback.
  *
- * Input from the carrier goes to whichever consumers are on: C echo, the flow's event queue
- * (audio frames only once the flow reads them). Output is a
+ * Input from the carrier goes to whichever consumers are on: C echo, taps (a recording, a
+ * bridge), the flow's event queue (audio frames only once the flow reads them). Output is a
  * playback queue paced at real time by one shared 20 ms clock. */
 #ifndef DT_MEDIA_H
 #define DT_MEDIA_H
@@ -95,6 +95,21 @@ void dt_media_clear(dt_media *m);
 void dt_media_echo(dt_media *m, int on);
 /* Samples queued for playback and not yet sent. */
 size_t dt_media_queued(const dt_media *m);
+/* Something that follows the call in C, without Lua per frame (a recording, a bridge): it
+ * sees the caller's audio at the flow's rate and every event (DTMF, marks, stop) before the
+ * flow does. Stop is the last event: the tap is removed right after it. */
+typedef struct {
+  void (*audio)(void *ud, dt_media *m, const int16_t *pcm, size_t n);
+  void (*event)(void *ud, dt_media *m, dt_media_event_kind kind, const char *text);
+} dt_media_tap;
+
+typedef enum { DT_MEDIA_TAP_RECORD, DT_MEDIA_TAP_BRIDGE, DT_MEDIA_TAPS } dt_media_tap_slot;
+
+/* Puts a tap in a slot (replacing what was there), or removes it with tap NULL. Returns 0, or
+ * -1 when adding to a call that has ended. */
+int dt_media_set_tap(dt_media *m, dt_media_tap_slot slot, const dt_media_tap *tap, void *ud);
+/* The ud of the tap in a slot, or NULL. */
+void *dt_media_tap_ud(const dt_media *m, dt_media_tap_slot slot);
 /* Ends the call: closes the media stream (normal closure). */
 void dt_media_hangup(dt_media *m);
 /* Frames dropped because the flow did not read them in time. */

@@ -9,6 +9,7 @@ const fs = require('node:fs');
 const path = require('node:path');
 const { startServer, SOURCE_DIR } = require('./lib/server');
 const { request } = require('./lib/http');
+const { twilio: twilioLeg, until, frame, ulawDecode, ulawToPcm } = require('./lib/twilio');
 
 const FLOWS = {
   'workflows/listen.lua': `
@@ -66,6 +67,27 @@ return { run = function(call)
   local ev = call:recv(5)
   error("flow failed on purpose")
 end }`,
+  'workflows/record.lua': `
+return { rate = 8000, run = function(call)
+  local refused = {}
+  for _, name in ipairs({ "../x.wav", "a/b.wav", "/abs.wav", "x.txt", ".wav", "a..b.wav", "sp ace.wav", "" }) do
+    local ok, err = call:record(name)
+    assert(ok == nil and err:find("call:record: name must", 1, true), name)
+    refused[#refused + 1] = name
+  end
+  dialtone.log.info("record refused", { err = select(2, call:record("../up.wav")) })
+  call:mark("refused:" .. #refused)
+  call:mark("recording:" .. assert(call:record("take-1.wav")))
+  while true do
+    local ev = assert(call:recv(5))
+    if ev.type == "dtmf" then
+      assert(call:record(false))
+      call:mark("switched:" .. assert(call:record("take-2.wav")))
+    elseif ev.type == "stop" then
+      return
+    end
+  end
+end }`,
   'media.lua': `
 local flow = require("dialtone.flow")
 dialtone.route.ws("/media/{workflow}", function(req) return flow.serve_twilio(req, req.params.workflow) end)`,
@@ -78,52 +100,7 @@ let server;
 before(async () => { server = await startServer({ scripts: FLOWS }); });
 after(async () => { await server.stop(); });
 
-/** A fake Twilio leg: connects, sends connected + start, records what the server sends. */
-async function twilio(workflow, { echoMarks = true, params = {} } = {}) {
-  const ws = new WebSocket(`ws://127.0.0.1:${server.port}/media/${workflow}`);
-  const got = { media: [], marks: [], clears: 0, other: [], mediaTimes: [] };
-  ws.on('message', (data, isBinary) => {
-    assert.equal(isBinary, false, 'Twilio framing is JSON text');
-    const msg = JSON.parse(data.toString());
-    assert.equal(msg.streamSid, 'MZ123');
-    if (msg.event === 'media') {
-      got.media.push(Buffer.from(msg.media.payload, 'base64'));
-      got.mediaTimes.push(Date.now());
-    } else if (msg.event === 'mark') {
-      got.marks.push(msg.mark.name);
-      if (echoMarks) ws.send(JSON.stringify({ event: 'mark', streamSid: 'MZ123', mark: { name: msg.mark.name } }));
-    } else if (msg.event === 'clear') {
-      got.clears++;
-    } else {
-      got.other.push(msg);
-    }
-  });
-  const closed = new Promise((resolve) => ws.on('close', (code) => resolve(code)));
-  await new Promise((resolve, reject) => { ws.on('open', resolve); ws.on('error', reject); });
-  ws.send(JSON.stringify({ event: 'connected', protocol: 'Call', version: '1.0.0' }));
-  ws.send(JSON.stringify({ event: 'start', sequenceNumber: '1', streamSid: 'MZ123',
-    start: { streamSid: 'MZ123', accountSid: 'AC1', callSid: 'CA1', tracks: ['inbound'], customParameters: params,
-      mediaFormat: { encoding: 'audio/x-mulaw', sampleRate: 8000, channels: 1 } } }));
-  let seq = 2;
-  const send = (event, body) => ws.send(JSON.stringify({ event, sequenceNumber: String(seq++), streamSid: 'MZ123', ...body }));
-  return {
-    ws, got, closed,
-    media: (payload) => send('media', { media: { track: 'inbound', chunk: '1', timestamp: '0', payload: payload.toString('base64') } }),
-    dtmf: (digit) => send('dtmf', { dtmf: { track: 'inbound_track', digit } }),
-    stop: () => send('stop', { stop: { accountSid: 'AC1', callSid: 'CA1' } }),
-  };
-}
-
-const until = async (fn, ms = 5000) => {
-  const end = Date.now() + ms;
-  while (!fn()) {
-    if (Date.now() > end) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-};
-
-// mu-law codes whose decode/encode round trip is exact (0x7f, the second zero, is not).
-const frame = (k) => Buffer.from(Array.from({ length: 160 }, (_, i) => (i * 7 + k) % 256 === 0x7f ? 0x7e : (i * 7 + k) % 256));
+const twilio = (workflow, opts) => twilioLeg(server.port, `/media/${workflow}`, opts);
 
 test('the echo workflow sends every frame back unchanged, in C', async () => {
   const t = await twilio('echo');
@@ -193,6 +170,50 @@ test('a binary frame breaks the Twilio protocol and ends the call', async () => 
   t.ws.send(Buffer.from([1, 2, 3]));
   assert.equal(await t.closed, 1000);
   assert.match(server.log, /message breaks the carrier protocol/);
+});
+
+/** Checks a PCM16 mono WAV header and returns its samples. */
+function readWav(file, rate) {
+  const b = fs.readFileSync(file);
+  assert.equal(b.toString('latin1', 0, 4), 'RIFF');
+  assert.equal(b.readUInt32LE(4), b.length - 8, 'RIFF size patched');
+  assert.equal(b.toString('latin1', 8, 16), 'WAVEfmt ');
+  assert.deepEqual([b.readUInt32LE(16), b.readUInt16LE(20), b.readUInt16LE(22), b.readUInt32LE(24),
+    b.readUInt32LE(28), b.readUInt16LE(32), b.readUInt16LE(34)], [16, 1, 1, rate, rate * 2, 2, 16], 'PCM16 mono');
+  assert.equal(b.toString('latin1', 36, 40), 'data');
+  assert.equal(b.readUInt32LE(40), b.length - 44, 'data size patched');
+  return b.subarray(44);
+}
+
+test('call:record writes the caller\'s audio to a WAV file under the data directory', async () => {
+  assert.equal(ulawDecode(0x00), -32124);
+  assert.equal(ulawDecode(0x80), 32124);
+  assert.equal(ulawDecode(0xef), 132);
+  const t = await twilio('record');
+  await until(() => t.got.marks.some((m) => m.startsWith('recording:')));
+  assert.equal(t.got.marks[0], 'refused:8');
+  assert.match(server.log, /msg="record refused".*err="call:record: name must be \[A-Za-z0-9_.-\]\+ ending in .wav/);
+  assert.equal(t.got.marks[1], 'recording:recordings/take-1.wav');
+  const first = [];
+  for (let k = 0; k < 25; k++) {
+    first.push(frame(k));
+    t.media(frame(k));
+  }
+  t.dtmf('#');
+  await until(() => t.got.marks.some((m) => m.startsWith('switched:')));
+  assert.equal(t.got.marks[2], 'switched:recordings/take-2.wav');
+  const second = [];
+  for (let k = 0; k < 5; k++) {
+    second.push(frame(100 + k));
+    t.media(frame(100 + k));
+  }
+  t.stop();
+  assert.equal(await t.closed, 1000);
+  const dir = path.join(server.dataDir, 'recordings');
+  // stopped by call:record(false), then by the end of the call
+  assert.deepEqual(readWav(path.join(dir, 'take-1.wav'), 8000), Buffer.concat(first.map(ulawToPcm)));
+  assert.deepEqual(readWav(path.join(dir, 'take-2.wav'), 8000), Buffer.concat(second.map(ulawToPcm)));
+  assert.deepEqual(fs.readdirSync(dir).sort(), ['take-1.wav', 'take-2.wav']);
 });
 
 test('an unknown workflow is refused before the upgrade', async () => {
