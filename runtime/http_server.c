@@ -1,4 +1,5 @@
 #include "http_server.h"
+#include "http_response.h"
 
 #include <netinet/in.h>
 #include <signal.h>
@@ -61,13 +62,6 @@ struct dt_http_conn {
   int raw_paused;
 };
 
-typedef struct {
-  uv_write_t req;
-  dt_http_conn *conn;
-  int close_after;
-  size_t len;
-  char data[];
-} out_write;
 
 static const char continue_line[] = "HTTP/1.1 100 Continue\r\n\r\n";
 
@@ -75,133 +69,6 @@ static void process(dt_http_conn *c);
 static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf);
 static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf);
 static void on_timer(uv_timer_t *t);
-
-/* ---- limits, reasons, dates ---- */
-
-void dt_http_limits_default(dt_http_limits *l)
-{
-  l->max_header_bytes = 16 * 1024;
-  l->max_headers = 100;
-  l->max_url = 8 * 1024;
-  l->max_body = 1024 * 1024;
-  l->header_timeout_ms = 10000;
-  l->idle_timeout_ms = 60000;
-  l->max_connections = 1024;
-}
-
-const char *dt_http_reason(int status)
-{
-  static const struct { int status; const char *reason; } table[] = {
-    { 100, "Continue" }, { 101, "Switching Protocols" }, { 200, "OK" }, { 201, "Created" },
-    { 202, "Accepted" }, { 204, "No Content" }, { 206, "Partial Content" },
-    { 301, "Moved Permanently" }, { 302, "Found" }, { 303, "See Other" },
-    { 304, "Not Modified" }, { 307, "Temporary Redirect" }, { 308, "Permanent Redirect" },
-    { 400, "Bad Request" }, { 401, "Unauthorized" }, { 403, "Forbidden" }, { 404, "Not Found" },
-    { 405, "Method Not Allowed" }, { 406, "Not Acceptable" }, { 408, "Request Timeout" },
-    { 409, "Conflict" }, { 410, "Gone" }, { 411, "Length Required" },
-    { 412, "Precondition Failed" }, { 413, "Content Too Large" }, { 414, "URI Too Long" },
-    { 415, "Unsupported Media Type" }, { 417, "Expectation Failed" },
-    { 422, "Unprocessable Content" }, { 426, "Upgrade Required" }, { 429, "Too Many Requests" },
-    { 431, "Request Header Fields Too Large" }, { 500, "Internal Server Error" },
-    { 501, "Not Implemented" }, { 502, "Bad Gateway" }, { 503, "Service Unavailable" },
-    { 504, "Gateway Timeout" },
-  };
-  for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
-    if (table[i].status == status) return table[i].reason;
-  }
-  return "Unknown";
-}
-
-/* IMF-fixdate, built by hand: strftime's names follow the locale. */
-static void imf_date(char *out, size_t size)
-{
-  static const char days[7][4] = { "Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat" };
-  static const char months[12][4] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun",
-                                      "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
-  time_t now = time(NULL);
-  struct tm tm;
-  gmtime_r(&now, &tm);
-  snprintf(out, size, "%s, %02d %s %04d %02d:%02d:%02d GMT", days[tm.tm_wday % 7], tm.tm_mday,
-           months[tm.tm_mon % 12], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
-}
-
-/* ---- response formatting ---- */
-
-static int header_allowed(const dt_http_header *h)
-{
-  static const char *const reserved[] = { "content-length", "transfer-encoding", "connection",
-                                           "date", "server" };
-  if (!h->name || !h->value || !*h->name) return 0;
-  for (const char *c = h->name; *c; c++) {
-    if (*c <= ' ' || *c == ':' || (unsigned char)*c >= 0x7f) return 0;
-  }
-  if (strpbrk(h->value, "\r\n")) return 0;
-  for (size_t i = 0; i < sizeof reserved / sizeof reserved[0]; i++) {
-    if (strcasecmp(h->name, reserved[i]) == 0) return 0;
-  }
-  return 1;
-}
-
-/* Bytes the caller's headers take; those not allowed are logged and left out. */
-static size_t headers_len(const dt_http_header *headers, size_t count)
-{
-  size_t total = 0;
-  for (size_t i = 0; i < count; i++) {
-    if (!header_allowed(&headers[i])) {
-      dt_log(DT_LOG_WARN, "http response header dropped", "name",
-             headers[i].name ? headers[i].name : "(null)", NULL);
-      continue;
-    }
-    size_t h = strlen(headers[i].name) + strlen(headers[i].value) + 4;
-    if (h > SIZE_MAX - total) return SIZE_MAX;
-    total += h;
-  }
-  return total;
-}
-
-static int status_has_body(int status) { return status >= 200 && status != 204 && status != 304; }
-
-/* Formats the whole response into one write request. Returns NULL when out of memory. */
-static out_write *format_response(dt_http_conn *c, int status, const dt_http_header *headers,
-                                  size_t count, const char *body, size_t body_len, int close)
-{
-  char head[256], date[64];
-  imf_date(date, sizeof date);
-  int n = snprintf(head, sizeof head, "HTTP/1.1 %d %s\r\nServer: dialtone\r\nDate: %s\r\n",
-                   status, dt_http_reason(status), date);
-  if (n < 0 || (size_t)n >= sizeof head) return NULL;
-  size_t len = (size_t)n;
-  char framing[96];
-  int m = status == 101 ? snprintf(framing, sizeof framing, "Connection: Upgrade\r\n")
-          : status == 204 || status < 200
-            ? snprintf(framing, sizeof framing, "Connection: %s\r\n", close ? "close" : "keep-alive")
-            : snprintf(framing, sizeof framing, "Content-Length: %zu\r\nConnection: %s\r\n",
-                       body_len, close ? "close" : "keep-alive");
-  if (m < 0 || (size_t)m >= sizeof framing) return NULL;
-  size_t send_len = c->is_head || !status_has_body(status) ? 0 : body_len;
-  size_t total = headers_len(headers, count);
-  if (total > SIZE_MAX / 2) return NULL;
-  total += len + (size_t)m + 2;
-  if (send_len > SIZE_MAX - sizeof(out_write) - total) return NULL;
-  out_write *w = malloc(sizeof *w + total + send_len);
-  if (!w) return NULL;
-  char *p = w->data;
-  memcpy(p, head, len);
-  p += len;
-  memcpy(p, framing, (size_t)m);
-  p += m;
-  for (size_t i = 0; i < count; i++) {
-    if (!header_allowed(&headers[i])) continue;
-    p += sprintf(p, "%s: %s\r\n", headers[i].name, headers[i].value);
-  }
-  memcpy(p, "\r\n", 2);
-  p += 2;
-  if (send_len) memcpy(p, body, send_len);
-  w->len = total + send_len;
-  w->conn = c;
-  w->close_after = close;
-  return w;
-}
 
 /* ---- connection lifetime ---- */
 
@@ -307,7 +174,7 @@ static void linger(dt_http_conn *c)
 
 static void on_written(uv_write_t *req, int status)
 {
-  out_write *w = (out_write *)req;
+  dt_http_out *w = (dt_http_out *)req;
   dt_http_conn *c = w->conn;
   dt_http_server *srv = c->srv;
   int close_after = w->close_after;
@@ -329,13 +196,14 @@ static void on_written(uv_write_t *req, int status)
   check_drained(srv);
 }
 
-static int queue_write(dt_http_conn *c, out_write *w)
+static int queue_write(dt_http_conn *c, dt_http_out *w)
 {
   if (!w) {
     dt_log(DT_LOG_ERROR, "http response not sent: out of memory", "peer", c->peer_ip, NULL);
     close_conn(c);
     return -1;
   }
+  w->conn = c;
   uv_buf_t buf = uv_buf_init(w->data, w->len > UINT32_MAX ? 0 : (unsigned int)w->len);
   if (w->len > UINT32_MAX || uv_write(&w->req, (uv_stream_t *)&c->tcp, &buf, 1, on_written) < 0) {
     free(w);
@@ -359,7 +227,7 @@ static void send_error(dt_http_conn *c, int status, const char *code, const char
   if (n < 0 || (size_t)n >= sizeof body) n = 0;
   dt_http_header h = { "Content-Type", "application/json" };
   c->is_head = 0;
-  queue_write(c, format_response(c, status, &h, 1, body, (size_t)n, 1));
+  queue_write(c, dt_http_format_response(c->is_head, status, &h, 1, body, (size_t)n, 1));
 }
 
 static void on_continue_written(uv_write_t *req, int status)
@@ -393,7 +261,7 @@ int dt_http_respond(dt_http_conn *c, int status, const dt_http_header *headers,
   }
   if (status < 100 || status > 999) status = 500;
   int close = !c->keep_alive || srv->draining;
-  return queue_write(c, format_response(c, status, headers, header_count, body, body_len, close));
+  return queue_write(c, dt_http_format_response(c->is_head, status, headers, header_count, body, body_len, close));
 }
 
 /* ---- reading and parsing ---- */
@@ -541,14 +409,15 @@ static void on_timer(uv_timer_t *t)
 
 static void on_raw_written(uv_write_t *req, int status)
 {
-  out_write *w = (out_write *)req;
+  dt_http_out *w = (dt_http_out *)req;
   dt_http_conn *c = w->conn;
   free(w);
   if (status < 0 && !c->closing) close_conn(c);
 }
 
-static int raw_queue(dt_http_conn *c, out_write *w)
+static int raw_queue(dt_http_conn *c, dt_http_out *w)
 {
+  w->conn = c;
   uv_buf_t buf = uv_buf_init(w->data, (unsigned int)w->len);
   if (uv_write(&w->req, (uv_stream_t *)&c->tcp, &buf, 1, on_raw_written) < 0) {
     free(w);
@@ -565,7 +434,7 @@ int dt_http_upgrade(dt_http_conn *c, const dt_http_header *headers, size_t heade
   if (!c->inflight) return -1;
   c->inflight = 0;
   srv->inflight--;
-  out_write *w = c->closing ? NULL : format_response(c, 101, headers, header_count, "", 0, 0);
+  dt_http_out *w = c->closing ? NULL : dt_http_format_response(c->is_head, 101, headers, header_count, "", 0, 0);
   if (!w || raw_queue(c, w) != 0) {
     if (!c->closing) close_conn(c);
     maybe_free_conn(c);
@@ -603,14 +472,13 @@ int dt_http_raw_write(dt_http_conn *c, const char *data, size_t len)
       return -1;
     }
   }
-  out_write *w = malloc(sizeof *w + len);
+  dt_http_out *w = malloc(sizeof *w + len);
   if (!w) {
     close_conn(c);
     return -1;
   }
   memcpy(w->data, data, len);
   w->len = len;
-  w->conn = c;
   w->close_after = 0;
   return raw_queue(c, w);
 }
