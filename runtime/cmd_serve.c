@@ -11,6 +11,7 @@
 
 #include "admin.h"
 #include "host.h"
+#include "http_client.h"
 #include "log.h"
 #include "media_record.h"
 #include "metrics.h"
@@ -44,6 +45,7 @@ static void shutdown_all(void)
   close_handle((uv_handle_t *)&S.sigint);
   close_handle((uv_handle_t *)&S.drain_timer);
   dt_serve_abandon_all();
+  dt_http_client_shutdown();
   dt_http_server_close(S.srv);
   dt_host_stop();
 }

@@ -22,8 +22,9 @@ int dt_lapi_open_all(lua_State *L)
   static const struct { const char *name; lua_CFunction open; } modules[] = {
     { "json", dt_lapi_json_open }, { "log", dt_lapi_log_open },
     { "time", dt_lapi_time_open }, { "url", dt_lapi_url_open },
-    { "ws", dt_lapi_ws_open },
+    { "ws", dt_lapi_ws_open }, { "http", dt_lapi_http_open },
     { "codec", dt_lapi_codec_open }, { "media", dt_lapi_media_open },
+    { "crypto", dt_lapi_crypto_open },
   };
   lua_newtable(L);
   for (size_t i = 0; i < sizeof modules / sizeof modules[0]; i++) {
