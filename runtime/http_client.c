@@ -448,6 +448,10 @@ static int set_method(CURL *e, const dt_http_client_opts *o)
   } else if (strcmp(o->method, "GET") != 0) {
     ok &= curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, o->method) == CURLE_OK;
   }
+  /* curl silently resends a request whose reused connection turns out dead, though the peer
+   * may have acted on it: fine for GET, a double call for a POST that creates one. */
+  if (strcmp(o->method, "GET") != 0 && strcmp(o->method, "HEAD") != 0)
+    ok &= curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L) == CURLE_OK;
   return ok ? 0 : -1;
 }
 

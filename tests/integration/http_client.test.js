@@ -231,6 +231,15 @@ test('sequential requests from one handler reuse one connection', async () => {
   assert.equal(connections - before2, 0, 'the cached connection is reused by the next handler too');
 });
 
+test('a POST always gets a fresh connection, so curl can never resend it on a dead reused one', async () => {
+  const before = connections;
+  const r = await request(`${server.url}/seq`, { method: 'POST', headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ n: 3, opts: { url: `${remoteUrl}/status/200`, method: 'POST', body: 'x' } }) });
+  assert.equal(r.status, 200);
+  for (const x of r.json) assert.equal(x.status, 200);
+  assert.equal(connections - before, 3, 'one new connection per POST');
+});
+
 test('GET is retried with back-off on 503; POST never is', async () => {
   const get = await call({ url: `${remoteUrl}/flaky?key=get`, retries: 3 });
   assert.equal(get.status, 200);
