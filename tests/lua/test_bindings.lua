@@ -1,20 +1,7 @@
 -- The bindings as a script sees them, run inside the binary by `dialtone run`.
 -- Prints "N passed, N failed" and returns the number of failures as the exit status.
-local passed, failed = 0, 0
-
-local function check(name, fn)
-  local ok, err = pcall(fn)
-  if ok then
-    passed = passed + 1
-  else
-    failed = failed + 1
-    print("not ok " .. name .. ": " .. tostring(err))
-  end
-end
-
-local function eq(a, b, what)
-  if a ~= b then error(("%s: got %s, expected %s"):format(what or "value", tostring(a), tostring(b)), 2) end
-end
+local t = require("dialtone.testing")
+local check, eq = t.check, t.eq
 
 local json, url, time = dialtone.json, dialtone.url, dialtone.time
 
@@ -72,5 +59,4 @@ check("sandbox refuses what scripts must not have", function()
   eq(f, nil, "bytecode is refused")
 end)
 
-print(("%d passed, %d failed"):format(passed, failed))
-return failed
+return t.finish()

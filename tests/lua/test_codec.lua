@@ -1,20 +1,7 @@
 -- dialtone.codec as a script sees it, run inside the binary by `dialtone run`.
 -- Prints "N passed, N failed" and returns the number of failures as the exit status.
-local passed, failed = 0, 0
-
-local function check(name, fn)
-  local ok, err = pcall(fn)
-  if ok then
-    passed = passed + 1
-  else
-    failed = failed + 1
-    print("not ok " .. name .. ": " .. tostring(err))
-  end
-end
-
-local function eq(a, b, what)
-  if a ~= b then error(("%s: got %s, expected %s"):format(what or "value", tostring(a), tostring(b)), 2) end
-end
+local t = require("dialtone.testing")
+local check, eq = t.check, t.eq
 
 local codec = dialtone.codec
 
@@ -135,5 +122,4 @@ check("base64 standard and url", function()
   eq(codec.base64_decode(codec.base64_encode(frame)), frame, "round trip")
 end)
 
-print(("%d passed, %d failed"):format(passed, failed))
-return failed
+return t.finish()

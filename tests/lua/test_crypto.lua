@@ -3,21 +3,8 @@
 -- RS256 signing with a real key is covered by tests/unit/test_jwt.c and
 -- tests/integration/crypto_crosscheck.test.js (keys generated at test time; the sandbox here
 -- cannot make one), so this file checks its refusals.
-local passed, failed = 0, 0
-
-local function check(name, fn)
-  local ok, err = pcall(fn)
-  if ok then
-    passed = passed + 1
-  else
-    failed = failed + 1
-    print("not ok " .. name .. ": " .. tostring(err))
-  end
-end
-
-local function eq(a, b, what)
-  if a ~= b then error(("%s: got %s, expected %s"):format(what or "value", tostring(a), tostring(b)), 2) end
-end
+local t = require("dialtone.testing")
+local check, eq = t.check, t.eq
 
 local function fails(what, expected_err, v, err)
   eq(v, nil, what .. " value")
@@ -163,5 +150,4 @@ check("jwt_sign_rs256 refuses bad keys with nil, err; misuse raises", function()
   raises("unencodable claims", crypto.jwt_sign_rs256, { f = print }, "pem")
 end)
 
-print(("%d passed, %d failed"):format(passed, failed))
-return failed
+return t.finish()
