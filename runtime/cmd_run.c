@@ -64,6 +64,25 @@ int dt_cmd_run(const dt_config *cfg, const char *script_root, const char *file, 
   return r.exit_status;
 }
 
+/* Prints what the provider registry refused (its problems(), "file: problem" lines) to
+ * stderr; returns how many there were. */
+static int report_provider_problems(lua_State *L)
+{
+  lua_getfield(L, LUA_REGISTRYINDEX, "_LOADED");
+  lua_getfield(L, -1, "dialtone.providers");
+  lua_getfield(L, -1, "problems");
+  lua_call(L, 0, 1);
+  int n = (int)lua_objlen(L, -1);
+  for (int i = 1; i <= n; i++) {
+    lua_rawgeti(L, -1, i);
+    fprintf(stderr, "provider not offered: %s\n", lua_tostring(L, -1));
+    lua_pop(L, 1);
+  }
+  lua_pop(L, 3);
+  return n;
+}
+
+/* Strict: a provider that is not offered fails the check, though a reload would go ahead. */
 int dt_cmd_check(const dt_config *cfg, const char *script_root)
 {
   char err[4096];
@@ -73,7 +92,8 @@ int dt_cmd_check(const dt_config *cfg, const char *script_root)
     fprintf(stderr, "%s\n", err);
     return 1;
   }
-  printf("ok: scripts in %s load\n", script_root);
+  int bad = report_provider_problems(gen->vm->L);
+  if (!bad) printf("ok: scripts in %s load\n", script_root);
   dt_gen_release(gen);
-  return 0;
+  return bad ? 1 : 0;
 }

@@ -80,11 +80,12 @@ static int list_tree(const char *root, const char *sub, int depth, file_list *fl
   return 0;
 }
 
-/* Syntax-checks every Lua file of the three trees, so a broken file anywhere fails the build. */
+/* Syntax-checks every Lua file of lua/ and scripts/, so a broken file there fails the build.
+ * providers/ is left to load_providers: a broken provider is only not offered. */
 static int compile_all(lua_State *L, const char *root, char *err, size_t errlen)
 {
-  static const char *const trees[] = { "lua", "providers", "scripts" };
-  for (size_t t = 0; t < 3; t++) {
+  static const char *const trees[] = { "lua", "scripts" };
+  for (size_t t = 0; t < sizeof trees / sizeof trees[0]; t++) {
     file_list fl;
     if (list_tree(root, trees[t], MAX_DIR_DEPTH, &fl, err, errlen) != 0) return -1;
     int rc = 0;
@@ -136,6 +137,33 @@ static int run_scripts(dt_gen *gen, const char *root, char *err, size_t errlen)
       snprintf(err, errlen, "out of memory loading %s", fl.paths[i]);
       r.failed = 1;
     }
+  }
+  file_list_free(&fl);
+  return r.failed ? -1 : 0;
+}
+
+/* Calls the registry's load_all with the paths of the top-level .lua files of providers/. It
+ * logs and skips a broken provider itself; only a load_all that fails (e.g. a provider file
+ * spinning past the CPU budget) fails the build. */
+static int load_providers(dt_gen *gen, const char *root, char *err, size_t errlen)
+{
+  lua_State *L = gen->vm->L;
+  file_list fl;
+  if (list_tree(root, "providers", 0, &fl, err, errlen) != 0) return -1;
+  lua_getfield(L, LUA_REGISTRYINDEX, "_LOADED");
+  lua_getfield(L, -1, "dialtone.providers");
+  lua_getfield(L, -1, "load_all");
+  lua_replace(L, -3);
+  lua_pop(L, 1);
+  lua_createtable(L, (int)fl.count, 0);
+  for (size_t i = 0; i < fl.count; i++) {
+    lua_pushstring(L, fl.paths[i]);
+    lua_rawseti(L, -2, (int)i + 1);
+  }
+  load_result r = { err, errlen, 0, "providers/" };
+  if (dt_task_spawn(L, 1, gen->cpu_budget_ms, 0, load_done, &r) != 0) {
+    snprintf(err, errlen, "out of memory loading providers/");
+    r.failed = 1;
   }
   file_list_free(&fl);
   return r.failed ? -1 : 0;
@@ -200,7 +228,8 @@ dt_gen *dt_gen_build(const dt_gen_options *opts, unsigned id, char *err, size_t 
   if (!gen) return NULL;
   lua_State *L = gen->vm->L;
   dt_vm_seal_globals(L);
-  if (compile_all(L, opts->root, err, errlen) != 0 || run_scripts(gen, opts->root, err, errlen) != 0) {
+  if (compile_all(L, opts->root, err, errlen) != 0 || load_providers(gen, opts->root, err, errlen) != 0 ||
+      run_scripts(gen, opts->root, err, errlen) != 0) {
     dt_gen_release(gen);
     return NULL;
   }

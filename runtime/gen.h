@@ -25,9 +25,10 @@ typedef struct {
   uint64_t cpu_budget_ms;
 } dt_gen_options;
 
-/* Builds and validates a generation: compiles every .lua file under lua/, providers/ and
- * scripts/, then runs each top-level .lua file of scripts/ (in name order) to register routes.
- * Returns the generation held once, or NULL with "file:line: message" in err. */
+/* Builds and validates a generation: compiles every .lua file under lua/ and scripts/, loads
+ * the providers (a broken provider is only left out of dialtone.telephony, see
+ * lua/dialtone/providers.lua), then runs each top-level .lua file of scripts/ (in name order)
+ * to register routes. Returns the generation held once, or NULL with "file:line: message". */
 dt_gen *dt_gen_build(const dt_gen_options *opts, unsigned id, char *err, size_t errlen);
 
 /* A state with the bindings but no scripts loaded, for `dialtone run`. */

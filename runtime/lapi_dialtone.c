@@ -5,15 +5,23 @@
 
 #include "lapi_json.h"
 
-static int open_library(lua_State *L)
+/* Sets dialtone[field] to the `api` table of the Lua module. */
+static void set_module_api(lua_State *L, const char *module, const char *field)
 {
   lua_getglobal(L, "require");
-  lua_pushliteral(L, "dialtone.router");
+  lua_pushstring(L, module);
   lua_call(L, 1, 1);
   lua_getfield(L, -1, "api");
   lua_getglobal(L, "dialtone");
   lua_insert(L, -2);
-  lua_setfield(L, -2, "route");
+  lua_setfield(L, -2, field);
+  lua_pop(L, 2);
+}
+
+static int open_library(lua_State *L)
+{
+  set_module_api(L, "dialtone.router", "route");
+  set_module_api(L, "dialtone.providers", "telephony");
   return 0;
 }
 

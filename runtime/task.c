@@ -51,9 +51,10 @@ static void budget_hook(lua_State *L, lua_Debug *ar)
       t->kill_reason = "CPU budget exceeded";
     else return;
   }
-  /* Yielding the task's own coroutine ends it for good: the scheduler never resumes it. In a
-   * coroutine the script made itself, raise instead; the hook fires again in the task. */
-  if (L == t->co) lua_yield(L, 0);
+  /* Yielding the task's own coroutine ends it for good: the scheduler never resumes it. Where
+   * it cannot yield (a coroutine the script made, or inside a C call such as require), raise
+   * instead; the hook fires again once the task can yield. */
+  if (L == t->co && lua_isyieldable(L)) lua_yield(L, 0);
   else luaL_error(L, "%s", t->kill_reason);
 }
 

@@ -1,0 +1,146 @@
+--- The provider contract (DESIGN.md §4): the nine methods every carrier implements, and its
+--- metadata. A provider file in `providers/` returns a table; `define` checks it at load:
+---
+---     local provider = require("dialtone.provider")
+---     return provider.define({
+---       name = "acme", title = "Acme Telecom",
+---       fields = { { name = "api_key", label = "API key", type = "string", secret = true,
+---                    required = true } },
+---       audio = { encoding = "mulaw", rate = 8000 },
+---       initiate_call = function(to_number, webhook_url, workflow_run_id, opts) ... end,
+---       ... -- and the other eight methods of provider.METHODS
+---     })
+---
+--- Metadata:
+---   name    a lowercase identifier `[a-z][a-z0-9_]*`, the name configuration selects it by
+---   title   a non-empty string shown to people
+---   fields  a list of configuration fields, from which the web UI draws its form:
+---             name      an identifier `[a-z][a-z0-9_]*`, unique within the provider
+---             label     a non-empty string
+---             type      "string" (one line), "text" (several lines), "url", "phone_list"
+---                       (phone numbers, one per line) or "pem" (a PEM key or certificate)
+---             secret    boolean (optional, default false): never shown back once saved
+---             required  boolean (optional, default false)
+---             default   string (optional)
+---   audio   the wire audio format: { encoding = "mulaw"|"alaw"|"l16", rate = 8000|16000|24000 }
+local provider = {}
+
+--- The methods of §4, in the order of the table there.
+provider.METHODS = {
+  "initiate_call", "get_call_status", "get_available_phone_numbers", "validate_config",
+  "verify_webhook_signature", "get_webhook_response", "get_call_cost", "parse_status_callback",
+  "handle_websocket",
+}
+
+provider.FIELD_TYPES = { string = true, text = true, url = true, phone_list = true, pem = true }
+provider.ENCODINGS = { mulaw = true, alaw = true, l16 = true }
+provider.RATES = { [8000] = true, [16000] = true, [24000] = true }
+
+local IDENTIFIER = "^[a-z][a-z0-9_]*$"
+
+---@param v any
+---@return boolean
+local function is_identifier(v)
+  return type(v) == "string" and v:find(IDENTIFIER) ~= nil
+end
+
+---@param v any
+---@return boolean
+local function is_text(v)
+  return type(v) == "string" and v ~= ""
+end
+
+--- Appends the problems of one configuration field (the i-th) to problems.
+---@param f any
+---@param i integer
+---@param seen table<string, boolean>
+---@param problems string[]
+local function check_field(f, i, seen, problems)
+  local where = "fields[" .. i .. "]"
+  if type(f) ~= "table" then
+    problems[#problems + 1] = where .. " must be a table"
+    return
+  end
+  if not is_identifier(f.name) then
+    problems[#problems + 1] = where .. ".name must be an identifier [a-z][a-z0-9_]*, got " .. tostring(f.name)
+  elseif seen[f.name] then
+    problems[#problems + 1] = where .. ".name '" .. f.name .. "' is repeated"
+  else
+    seen[f.name] = true
+    where = "field '" .. f.name .. "'"
+  end
+  if not is_text(f.label) then problems[#problems + 1] = where .. " needs a label (a non-empty string)" end
+  if not provider.FIELD_TYPES[f.type] then
+    problems[#problems + 1] = where .. " has type " .. tostring(f.type)
+      .. "; expected string, text, url, phone_list or pem"
+  end
+  for _, flag in ipairs({ "secret", "required" }) do
+    if f[flag] ~= nil and type(f[flag]) ~= "boolean" then
+      problems[#problems + 1] = where .. "." .. flag .. " must be a boolean"
+    end
+  end
+  if f.default ~= nil and type(f.default) ~= "string" then
+    problems[#problems + 1] = where .. ".default must be a string"
+  end
+end
+
+---@param fields any
+---@param problems string[]
+local function check_fields(fields, problems)
+  if type(fields) ~= "table" then
+    problems[#problems + 1] = "fields must be a list of configuration fields"
+    return
+  end
+  local seen = {}
+  for i, f in ipairs(fields) do check_field(f, i, seen, problems) end
+end
+
+---@param audio any
+---@param problems string[]
+local function check_audio(audio, problems)
+  if type(audio) ~= "table" then
+    problems[#problems + 1] = "audio must be a table {encoding = ..., rate = ...}"
+    return
+  end
+  if not provider.ENCODINGS[audio.encoding] then
+    problems[#problems + 1] = "audio.encoding is " .. tostring(audio.encoding) .. "; expected mulaw, alaw or l16"
+  end
+  if not provider.RATES[audio.rate] then
+    problems[#problems + 1] = "audio.rate is " .. tostring(audio.rate) .. "; expected 8000, 16000 or 24000"
+  end
+end
+
+--- Checks a provider table against the contract.
+---@param p any
+---@return boolean ok
+---@return string[]|nil problems what is missing or malformed, when not ok
+function provider.validate(p)
+  if type(p) ~= "table" then return false, { "a provider must be a table, got " .. type(p) } end
+  local problems = {}
+  if not is_identifier(p.name) then
+    problems[#problems + 1] = "name must be a lowercase identifier [a-z][a-z0-9_]*, got " .. tostring(p.name)
+  end
+  if not is_text(p.title) then problems[#problems + 1] = "title must be a non-empty string" end
+  check_fields(p.fields, problems)
+  check_audio(p.audio, problems)
+  for _, m in ipairs(provider.METHODS) do
+    if p[m] == nil then
+      problems[#problems + 1] = "missing method " .. m
+    elseif type(p[m]) ~= "function" then
+      problems[#problems + 1] = "method " .. m .. " must be a function, got " .. type(p[m])
+    end
+  end
+  if #problems > 0 then return false, problems end
+  return true
+end
+
+--- Returns spec if it meets the contract; raises an error listing every problem otherwise.
+---@param spec table
+---@return table
+function provider.define(spec)
+  local ok, problems = provider.validate(spec)
+  if not ok then error("invalid provider: " .. table.concat(problems, "; "), 2) end
+  return spec
+end
+
+return provider
