@@ -1,4 +1,4 @@
-/* The request object scripts see: method, path, target, query, headers, body, peer, id,
+/* The request object scripts see: method, path, target, query, headers, body, peer, loopback, id,
  * params (set by the router); form, form_all, json and json_error are parsed on first use. */
 #include "lapi_request.h"
 
@@ -147,6 +147,8 @@ void dt_request_push(lua_State *L, const dt_http_request *r)
   set_string(L, "peer", r->peer_ip, strlen(r->peer_ip));
   lua_pushnumber(L, (double)r->id);
   lua_setfield(L, t, "id");
+  lua_pushboolean(L, r->peer_is_loopback);
+  lua_setfield(L, t, "loopback");
   push_headers(L, r);
   lua_setfield(L, t, "headers");
   lua_newtable(L);

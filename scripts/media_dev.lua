@@ -5,7 +5,7 @@ local route = dialtone.route
 local flow = require("dialtone.flow")
 
 route.ws("/dev/twilio-media/{workflow}", function(req)
-  if req.peer ~= "127.0.0.1" and req.peer ~= "::1" then
+  if not req.loopback then
     return route.error(403, "forbidden", "development route: loopback clients only")
   end
   return flow.serve_twilio(req, req.params.workflow)

@@ -17,6 +17,7 @@ route.post("/echo", function(req)
     method = req.method, path = req.path, target = req.target, query = req.query,
     query_all = req.query_all, header = req.headers["x-test"], body = req.body,
     form = req.form, form_all = req.form_all, json = req.json, json_error = req.json_error,
+    peer = req.peer, loopback = req.loopback,
   }, { ["x-reply"] = "yes" })
 end)
 route.put("/echo", function(req) return "plain string" end)
@@ -115,6 +116,8 @@ test('the request object carries method, path, query, headers, body, form (repea
   assert.deepEqual(form.json.query, { a: '1', b: 'x y' });
   assert.deepEqual(form.json.query_all, { a: ['1', '2'], b: ['x y'] });
   assert.equal(form.json.header, 'T');
+  assert.equal(form.json.peer, '127.0.0.1');
+  assert.equal(form.json.loopback, true);
   assert.deepEqual(form.json.form, { To: '+15551234', Digits: '1', empty: '' });
   assert.deepEqual(form.json.form_all, { To: ['+15551234'], Digits: ['1', '2'], empty: [''] });
   assert.equal(form.json.json, undefined);
