@@ -20,14 +20,10 @@
 #include "media_twilio.h"
 #include "serve.h"
 #include "task.h"
+#include "timeout.h"
 
 #define CALL_MT "dialtone.call"
 #define MAX_HEADERS 32
-
-typedef struct {
-  uv_timer_t timer;
-  struct call_ud *call;
-} recv_timer;
 
 typedef enum {
   WAIT_START, /* dialtone.media.twilio: the carrier's start */
@@ -40,7 +36,7 @@ typedef struct call_ud {
   dt_media *m;
   dt_task *waiter;
   wait_kind wait;
-  recv_timer *timer;
+  dt_timeout *timer;
   int self_ref;        /* the call object, while its creator waits for the start */
   dt_media_bridge *bridge; /* while call:bridge waits */
 } call_ud;
@@ -64,13 +60,10 @@ static void push_event(lua_State *L, const dt_media_event *ev, int rate)
   }
 }
 
-static void free_timer(uv_handle_t *h) { free(h->data); }
-
 static void stop_timer(call_ud *c)
 {
   if (!c->timer) return;
-  uv_timer_stop(&c->timer->timer);
-  uv_close((uv_handle_t *)&c->timer->timer, free_timer);
+  dt_timeout_cancel(c->timer);
   c->timer = NULL;
 }
 
@@ -116,10 +109,10 @@ static void on_media_event(void *ud, dt_media *m)
   }
 }
 
-static void on_recv_timeout(uv_timer_t *t)
+static void on_recv_timeout(void *arg)
 {
-  recv_timer *rt = t->data;
-  call_ud *c = rt->call;
+  call_ud *c = arg;
+  c->timer = NULL; /* it has fired and is gone */
   if (c->wait == WAIT_START) {
     resolve_start(c, "no start message from the carrier in time");
     return;
@@ -148,15 +141,8 @@ static int wait_for_media(lua_State *L, call_ud *c, double timeout, wait_kind wa
   if (c->waiter) return luaL_error(L, "%s: another task is already waiting on this call", what);
   c->waiter = task;
   c->wait = wait;
-  if (timeout >= 0) {
-    recv_timer *rt = malloc(sizeof *rt);
-    if (!rt) return luaL_error(L, "%s: out of memory", what);
-    rt->call = c;
-    rt->timer.data = rt;
-    uv_timer_init(uv_default_loop(), &rt->timer);
-    uv_timer_start(&rt->timer, on_recv_timeout, (uint64_t)llround(timeout * 1000), 0);
-    c->timer = rt;
-  }
+  if (timeout >= 0 && !(c->timer = dt_timeout_start((uint64_t)llround(timeout * 1000), on_recv_timeout, c)))
+    return luaL_error(L, "%s: out of memory", what);
   dt_task_on_abandon(task, cancel_wait, c);
   return lua_yield(L, 0);
 }

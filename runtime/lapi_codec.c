@@ -1,12 +1,11 @@
-/* dialtone.codec: G.711, 8k <-> 16k resampling, WAV, tones, DTMF and base64 for scripts.
- * PCM strings are 16-bit little-endian mono. The work is done by g711, resample, wav, dtmf
- * and base64; this file converts between Lua strings and sample buffers. */
+/* dialtone.codec: G.711, 8k <-> 16k resampling, WAV, tones and DTMF for scripts (base64 is
+ * dialtone.crypto's). PCM strings are 16-bit little-endian mono. The work is done by g711,
+ * resample, wav and dtmf; this file converts between Lua strings and sample buffers. */
 #include "lapi.h"
 
 #include <lauxlib.h>
 #include <string.h>
 
-#include "base64.h"
 #include "dtmf.h"
 #include "g711.h"
 #include "resample.h"
@@ -253,35 +252,6 @@ static int l_detector_feed(lua_State *L)
   return 1;
 }
 
-static int l_base64_encode(lua_State *L)
-{
-  size_t n, len;
-  const uint8_t *s = (const uint8_t *)luaL_checklstring(L, 1, &n);
-  int alphabet = lua_toboolean(L, 2) ? DT_BASE64_URL : DT_BASE64_STD;
-  size_t need = dt_base64_encoded_len(n, alphabet);
-  if (need == (size_t)-1) return luaL_error(L, "dialtone.codec.base64_encode: input too large");
-  char stack[STACK_OUT], *out = out_buffer(L, need, stack);
-  dt_base64_encode(s, n, out, need, alphabet, &len);
-  lua_pushlstring(L, out, len);
-  return 1;
-}
-
-static int l_base64_decode(lua_State *L)
-{
-  size_t n, len;
-  const char *s = luaL_checklstring(L, 1, &n);
-  int alphabet = lua_toboolean(L, 2) ? DT_BASE64_URL : DT_BASE64_STD;
-  size_t cap = dt_base64_decoded_max(n);
-  char stack[STACK_OUT], *out = out_buffer(L, cap, stack);
-  if (dt_base64_decode(s, n, (uint8_t *)out, cap, alphabet, &len) != 0) {
-    lua_pushnil(L);
-    lua_pushstring(L, alphabet == DT_BASE64_URL ? "invalid base64url" : "invalid base64");
-    return 2;
-  }
-  lua_pushlstring(L, out, len);
-  return 1;
-}
-
 static void new_class(lua_State *L, const char *name, const char *method, lua_CFunction fn)
 {
   luaL_newmetatable(L, name);
@@ -302,7 +272,6 @@ int dt_lapi_codec_open(lua_State *L)
     { "resampler", l_resampler },     { "wav_read", l_wav_read },
     { "wav_write", l_wav_write },     { "tone", l_tone },
     { "dtmf_tones", l_dtmf_tones },   { "dtmf_detector", l_dtmf_detector },
-    { "base64_encode", l_base64_encode }, { "base64_decode", l_base64_decode },
     { NULL, NULL },
   };
   new_class(L, RESAMPLER_MT, "process", l_resampler_process);

@@ -8,30 +8,13 @@
 #include <uv.h>
 
 #include "task.h"
+#include "timeout.h"
 
 #define MAX_SLEEP_SECONDS (24.0 * 3600.0)
 
-typedef struct {
-  uv_timer_t timer;
-  dt_task *task;
-} sleeper;
+static void sleep_done(void *task) { dt_task_resume(task, 0); }
 
-static void free_sleeper(uv_handle_t *h) { free(h->data); }
-
-static void sleep_done(uv_timer_t *timer)
-{
-  sleeper *s = timer->data;
-  dt_task *task = s->task;
-  uv_close((uv_handle_t *)timer, free_sleeper);
-  dt_task_resume(task, 0);
-}
-
-static void sleep_cancel(void *arg)
-{
-  sleeper *s = arg;
-  uv_timer_stop(&s->timer);
-  uv_close((uv_handle_t *)&s->timer, free_sleeper);
-}
+static void sleep_cancel(void *timeout) { dt_timeout_cancel(timeout); }
 
 static int l_sleep(lua_State *L)
 {
@@ -39,13 +22,9 @@ static int l_sleep(lua_State *L)
   if (!(seconds >= 0 && seconds <= MAX_SLEEP_SECONDS))
     return luaL_error(L, "dialtone.time.sleep: seconds must be between 0 and %d", (int)MAX_SLEEP_SECONDS);
   dt_task *task = dt_task_wait(L, "dialtone.time.sleep");
-  sleeper *s = malloc(sizeof *s);
-  if (!s) return luaL_error(L, "dialtone.time.sleep: out of memory");
-  s->task = task;
-  uv_timer_init(uv_default_loop(), &s->timer);
-  s->timer.data = s;
-  uv_timer_start(&s->timer, sleep_done, (uint64_t)llround(seconds * 1000.0), 0);
-  dt_task_on_abandon(task, sleep_cancel, s);
+  dt_timeout *t = dt_timeout_start((uint64_t)llround(seconds * 1000.0), sleep_done, task);
+  if (!t) return luaL_error(L, "dialtone.time.sleep: out of memory");
+  dt_task_on_abandon(task, sleep_cancel, t);
   return lua_yield(L, 0);
 }
 

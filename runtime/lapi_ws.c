@@ -22,6 +22,7 @@
 
 #include "serve.h"
 #include "task.h"
+#include "timeout.h"
 #include "ws.h"
 #include "ws_frame.h"
 #include "ws_handshake.h"
@@ -44,11 +45,6 @@ typedef struct msg {
 
 struct lws;
 
-typedef struct {
-  uv_timer_t timer;
-  struct lws *c;
-} wait_timer;
-
 /* The connect attempt's ud; on_open frees it, and finds c NULL when the object let go. */
 typedef struct {
   struct lws *c;
@@ -63,20 +59,17 @@ typedef struct lws {
   msg *head, *tail;
   size_t nmsg, nbytes;
   dt_task *waiter;
-  wait_timer *timer;
+  dt_timeout *timer;
   dt_task_hook hook;
   connect_ctx *connecting;
 } lws;
 
 /* ---- waking a waiting task ---- */
 
-static void free_timer(uv_handle_t *h) { free(h->data); }
-
 static void stop_timer(lws *c)
 {
   if (!c->timer) return;
-  uv_timer_stop(&c->timer->timer);
-  uv_close((uv_handle_t *)&c->timer->timer, free_timer);
+  dt_timeout_cancel(c->timer);
   c->timer = NULL;
 }
 
@@ -90,12 +83,10 @@ static void wake(lws *c)
   dt_task_resume(t, 0);
 }
 
-static void on_wait_timeout(uv_timer_t *t)
+static void on_wait_timeout(void *arg)
 {
-  wait_timer *w = t->data;
-  lws *c = w->c;
+  lws *c = arg;
   c->timer = NULL;
-  uv_close((uv_handle_t *)t, free_timer);
   wake(c);
 }
 
@@ -386,15 +377,8 @@ static int l_wait(lua_State *L)
     return luaL_error(L, "conn:recv: timeout must be between 0 and %d seconds", (int)MAX_WAIT_SECONDS);
   dt_task *task = dt_task_wait(L, "conn:recv");
   if (c->waiter) return luaL_error(L, "conn:recv: another task is already receiving on this connection");
-  if (seconds >= 0) {
-    wait_timer *w = malloc(sizeof *w);
-    if (!w) return luaL_error(L, "conn:recv: out of memory");
-    w->c = c;
-    uv_timer_init(uv_default_loop(), &w->timer);
-    w->timer.data = w;
-    uv_timer_start(&w->timer, on_wait_timeout, (uint64_t)llround(seconds * 1000.0), 0);
-    c->timer = w;
-  }
+  if (seconds >= 0 && !(c->timer = dt_timeout_start((uint64_t)llround(seconds * 1000.0), on_wait_timeout, c)))
+    return luaL_error(L, "conn:recv: out of memory");
   c->waiter = task;
   dt_task_on_abandon(task, cancel_wait, c);
   return lua_yield(L, 0);

@@ -30,6 +30,18 @@ function testing.eq(a, b, what)
   end
 end
 
+--- Raises unless fn(...) raises; when pattern is given, the error must contain it (plain text).
+---@param what string
+---@param pattern string|nil
+---@param fn function
+function testing.raises(what, pattern, fn, ...)
+  local ok, err = pcall(fn, ...)
+  testing.eq(ok, false, what .. " raises")
+  if pattern and not tostring(err):find(pattern, 1, true) then
+    error(what .. ": unexpected error " .. tostring(err), 2)
+  end
+end
+
 --- Prints the summary line and returns the number of failures (use it as the exit status).
 ---@return integer
 function testing.finish()

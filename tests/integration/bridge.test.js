@@ -5,7 +5,8 @@ const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
 const { WebSocketServer } = require('ws');
 const { startServer } = require('./lib/server');
-const { twilio, until, frame, ulawToPcm } = require('./lib/twilio');
+const { twilio, frame, ulawToPcm } = require('./lib/twilio');
+const { until } = require('./lib/wait');
 
 const FLOWS = {
   'workflows/bridge.lua': `

@@ -9,7 +9,8 @@ const fs = require('node:fs');
 const path = require('node:path');
 const { startServer, SOURCE_DIR } = require('./lib/server');
 const { request } = require('./lib/http');
-const { twilio: twilioLeg, until, frame, ulawDecode, ulawToPcm } = require('./lib/twilio');
+const { twilio: twilioLeg, frame, ulawDecode, ulawToPcm } = require('./lib/twilio');
+const { until } = require('./lib/wait');
 
 const FLOWS = {
   'workflows/listen.lua': `

@@ -7,6 +7,7 @@ const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const path = require('node:path');
 const { startServer, makeScriptDir, runCli } = require('./lib/server');
+const { until } = require('./lib/wait');
 const { request } = require('./lib/http');
 
 const METHODS = ['initiate_call', 'get_call_status', 'get_available_phone_numbers', 'validate_config',
@@ -46,15 +47,6 @@ function scriptDirWithProviders() {
   return root;
 }
 
-async function until(fn, timeoutMs = 5000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await fn();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 /** Asserts a "provider not offered" log line names the file and the problem (in any field order). */
 function assertRefused(log, file, problem) {

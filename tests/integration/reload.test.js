@@ -4,6 +4,7 @@
 const { test } = require('node:test');
 const assert = require('node:assert/strict');
 const { startServer } = require('./lib/server');
+const { until } = require('./lib/wait');
 const { request } = require('./lib/http');
 
 const version = (v) => `
@@ -15,15 +16,6 @@ dialtone.route.get("/slow", function(req)
 end)
 `;
 
-async function until(fn, timeoutMs = 5000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await fn();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 const getText = async (server, path) => (await request(`${server.url}${path}`)).body;
 const status = async (server) => (await request(`${server.url}/admin/status`)).json;

@@ -1,13 +1,7 @@
 -- lua/dialtone/ncco.lua against the structure of spec/vonage.md §5.
 -- Prints "N passed, N failed" and returns the number of failures as the exit status.
 local t = require("dialtone.testing")
-local check, eq = t.check, t.eq
-
-local function raises(what, pattern, fn, ...)
-  local ok, err = pcall(fn, ...)
-  eq(ok, false, what .. " raises")
-  assert(tostring(err):find(pattern, 1, true), what .. ": unexpected error " .. tostring(err))
-end
+local check, eq, raises = t.check, t.eq, t.raises
 
 --- Deep comparison of decoded JSON values.
 local function same(a, b, path)

@@ -1,13 +1,7 @@
 -- lua/dialtone/twilio_signature.lua against every vector of spec/twilio.md §6.
 -- Prints "N passed, N failed" and returns the number of failures as the exit status.
 local t = require("dialtone.testing")
-local check, eq = t.check, t.eq
-
-local function raises(what, pattern, fn, ...)
-  local ok, err = pcall(fn, ...)
-  eq(ok, false, what .. " raises")
-  assert(tostring(err):find(pattern, 1, true), what .. ": unexpected error " .. tostring(err))
-end
+local check, eq, raises = t.check, t.eq, t.raises
 
 local sig = require("dialtone.twilio_signature")
 

@@ -1,13 +1,7 @@
 -- lua/dialtone/twiml.lua: exact documents (spec/twilio.md §7), escaping and refusals.
 -- Prints "N passed, N failed" and returns the number of failures as the exit status.
 local t = require("dialtone.testing")
-local check, eq = t.check, t.eq
-
-local function raises(what, pattern, fn, ...)
-  local ok, err = pcall(fn, ...)
-  eq(ok, false, what .. " raises")
-  assert(tostring(err):find(pattern, 1, true), what .. ": unexpected error " .. tostring(err))
-end
+local check, eq, raises = t.check, t.eq, t.raises
 
 local twiml = require("dialtone.twiml")
 local HEAD = '<?xml version="1.0" encoding="UTF-8"?>'

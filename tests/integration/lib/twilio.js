@@ -39,14 +39,6 @@ async function twilio(port, path, { echoMarks = true, params = {} } = {}) {
   };
 }
 
-/** Polls fn until it is true, for at most ms. */
-const until = async (fn, ms = 5000) => {
-  const end = Date.now() + ms;
-  while (!fn()) {
-    if (Date.now() > end) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-};
 
 // mu-law codes whose decode/encode round trip is exact (0x7f, the second zero, is not).
 const frame = (k) => Buffer.from(Array.from({ length: 160 }, (_, i) => (i * 7 + k) % 256 === 0x7f ? 0x7e : (i * 7 + k) % 256));
@@ -66,4 +58,4 @@ function ulawToPcm(buf) {
   return out;
 }
 
-module.exports = { twilio, until, frame, ulawDecode, ulawToPcm };
+module.exports = { twilio, frame, ulawDecode, ulawToPcm };
