@@ -13,13 +13,13 @@
 ---                                            { status_callback_url = status_url })
 ---
 --- `from_numbers` is a list of E.164 strings or one string with a number per line.
-local provider = require("dialtone.provider")
+local kit = require("dialtone.provider_kit")
 local status = require("dialtone.status")
 local twiml = require("dialtone.twiml")
 local twilio_signature = require("dialtone.twilio_signature")
-local flow = require("dialtone.flow")
 
 local http, json, crypto, url = dialtone.http, dialtone.json, dialtone.crypto, dialtone.url
+local number_list, is_e164, decode, is_null = kit.number_list, kit.is_e164, kit.decode_json, kit.is_null
 
 local DEFAULT_API_BASE_URL = "https://api.twilio.com"
 local API_VERSION = "/2010-04-01"
@@ -41,53 +41,17 @@ local FIELDS = {
 ---@field from_numbers string[]
 ---@field api_base_url string
 
---- The from_numbers setting as a list: a Lua list, or one string with a number per line.
----@param v any
----@return any[]
-local function number_list(v)
-  if type(v) == "string" then
-    local out = {}
-    for n in v:gmatch("[^%s]+") do out[#out + 1] = n end
-    return out
-  end
-  if type(v) == "table" then return v end
-  return {}
-end
-
 --- A normalized copy of a configuration table (defaults applied, trailing slash dropped).
 ---@param config table
 ---@return TwilioConfig
 local function normalize_config(config)
-  local base = config.api_base_url
-  if base == nil or base == "" then base = DEFAULT_API_BASE_URL end
-  if type(base) == "string" then base = base:gsub("/+$", "") end
+  local base = kit.base_url(config.api_base_url, DEFAULT_API_BASE_URL)
   return {
     account_sid = config.account_sid,
     auth_token = config.auth_token,
     from_numbers = number_list(config.from_numbers),
     api_base_url = base,
   }
-end
-
----@param v any
----@return boolean
-local function is_e164(v)
-  return type(v) == "string" and v:find("^%+[1-9]%d%d?%d?%d?%d?%d?%d?%d?%d?%d?%d?%d?%d?%d?$") ~= nil
-end
-
---- Decodes a JSON body; nil when it is not JSON.
----@param body string
----@return any
-local function decode(body)
-  local ok, value = pcall(json.decode, body)
-  if ok then return value end
-  return nil
-end
-
----@param v any
----@return boolean
-local function is_null(v)
-  return v == nil or v == json.null
 end
 
 --- The carrier's message for a failed response.
@@ -117,7 +81,8 @@ end
 ---@param config TwilioConfig
 ---@return table spec the provider table, before provider.define checks it
 local function build(config)
-  local p = { name = "twilio", title = "Twilio", fields = FIELDS, audio = { encoding = "mulaw", rate = 8000 } }
+  local p = { name = "twilio", title = "Twilio", fields = FIELDS, audio = { encoding = "mulaw", rate = 8000 },
+              signature_header = "x-twilio-signature" }
 
   --- true, or false and the list of {field=, message=} problems.
   ---@return boolean, {field: string, message: string}[]|nil
@@ -275,26 +240,24 @@ local function build(config)
     return twilio_signature.verify(config.auth_token, webhook_url, params, signature)
   end
 
-  --- TwiML connecting the call to wss://{public host}/ws/{workflow}/{user}/{run}, with the
-  --- run's media token as the "token" parameter. Twilio streams only to wss://, so
-  --- opts.public_url must be https:// (it becomes wss://); http:// is refused with an error.
+  --- TwiML connecting the call to the run's media WebSocket (opts.media_url), with the run's
+  --- media token as the <Parameter> "token". Twilio itself streams only to wss:// (a public_url
+  --- with https://); ws:// serves local development and the tests' fake carrier.
   ---@param workflow_id any
   ---@param user_id any
   ---@param workflow_run_id any
-  ---@param opts {public_url: string, media_token: string|nil}
+  ---@param opts {media_url: string, media_token: string|nil}
   ---@return string|nil body, string content_type_or_err
   function p.get_webhook_response(workflow_id, user_id, workflow_run_id, opts)
-    local public_url = opts and opts.public_url
-    if type(public_url) ~= "string" then return nil, "twilio: opts.public_url is required" end
-    local rest = public_url:match("^[Hh][Tt][Tt][Pp][Ss]://(.+)$")
-    if not rest then
-      return nil, "twilio: public_url must be https:// (Twilio Media Streams only connect to wss://), got "
-                  .. public_url
+    local media_url = opts and opts.media_url
+    if type(media_url) ~= "string" or not media_url:lower():find("^wss?://[^/?#]+/") then
+      return nil, "twilio: opts.media_url must be a ws:// or wss:// URL for run " .. tostring(workflow_run_id)
     end
-    local stream_url = "wss://" .. rest:gsub("/+$", "") .. "/ws/" .. url.encode(tostring(workflow_id)) ..
-                       "/" .. url.encode(tostring(user_id)) .. "/" .. url.encode(tostring(workflow_run_id))
+    if media_url:find("?", 1, true) then
+      return nil, "twilio: Media Streams URLs cannot carry a query string; pass data as parameters"
+    end
     local parameters = opts.media_token and { token = opts.media_token } or nil
-    return twiml.connect_stream({ url = stream_url, parameters = parameters }), twiml.CONTENT_TYPE
+    return twiml.connect_stream({ url = media_url, parameters = parameters }), twiml.CONTENT_TYPE
   end
 
   --- {cost, currency, duration} once Twilio has priced the call; nil, "not priced yet" before.
@@ -323,27 +286,19 @@ local function build(config)
     }
   end
 
-  --- Runs the workflow on the Twilio Media Stream of a WebSocket upgrade.
+  --- Accepts the Twilio Media Stream of a WebSocket upgrade; returns the call once Twilio's
+  --- start message (with the custom parameters) has arrived.
   ---@param ws_req table the upgrade request
   ---@param workflow_id string
   ---@param user_id any
   ---@param workflow_run_id any
-  ---@return table|nil
-  function p.handle_websocket(ws_req, workflow_id, user_id, workflow_run_id)
-    return flow.serve_twilio(ws_req, workflow_id)
+  ---@param opts {rate: integer|nil}|nil the workflow's rate, 8000 (default) or 16000
+  ---@return table|nil call, string|nil err
+  function p.handle_websocket(ws_req, workflow_id, user_id, workflow_run_id, opts)
+    return dialtone.media.accept(ws_req, { protocol = "twilio", rate = opts and opts.rate or 8000 })
   end
 
   return p
 end
 
-local twilio = provider.define(build(normalize_config({})))
-
---- An instance bound to one account's configuration (see the module comment).
----@param config table {account_sid, auth_token, from_numbers, api_base_url}
----@return table
-function twilio.new(config)
-  if type(config) ~= "table" then error("twilio.new: config must be a table", 2) end
-  return provider.define(build(normalize_config(config)))
-end
-
-return twilio
+return kit.configurable(build, normalize_config)

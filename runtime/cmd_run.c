@@ -6,6 +6,8 @@
 #include <uv.h>
 
 #include "gen.h"
+#include "settings.h"
+#include "store.h"
 #include "task.h"
 #include "vm.h"
 
@@ -43,10 +45,17 @@ static void set_arg_table(lua_State *L, const char *file, int argc, char **argv)
 int dt_cmd_run(const dt_config *cfg, const char *script_root, const char *file, int argc, char **argv)
 {
   char err[4096];
+  dt_settings_publish(cfg);
+  dt_store *store;
+  if (dt_store_open_data_dir(cfg->data_dir, &store, err, sizeof err) != 0) {
+    fprintf(stderr, "dialtone run: %s\n", err);
+    return 1;
+  }
   dt_gen_options opts = { script_root, cfg->lua_memory_limit, 0 };
   dt_gen *gen = dt_gen_bare(&opts, 1, err, sizeof err);
   if (!gen) {
     fprintf(stderr, "dialtone run: %s\n", err);
+    dt_store_close(store);
     return 1;
   }
   lua_State *L = gen->vm->L;
@@ -61,6 +70,7 @@ int dt_cmd_run(const dt_config *cfg, const char *script_root, const char *file, 
   }
   dt_gen_release(gen);
   uv_loop_close(uv_default_loop());
+  dt_store_close(store);
   return r.exit_status;
 }
 
@@ -86,6 +96,7 @@ static int report_provider_problems(lua_State *L)
 int dt_cmd_check(const dt_config *cfg, const char *script_root)
 {
   char err[4096];
+  dt_settings_publish(cfg);
   dt_gen_options opts = { script_root, cfg->lua_memory_limit, cfg->cpu_budget_ms };
   dt_gen *gen = dt_gen_build(&opts, 1, err, sizeof err);
   if (!gen) {

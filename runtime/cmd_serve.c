@@ -17,6 +17,9 @@
 #include "metrics.h"
 #include "paths.h"
 #include "serve.h"
+#include "settings.h"
+#include "spawn.h"
+#include "store.h"
 #include "watch.h"
 
 static struct {
@@ -45,6 +48,7 @@ static void shutdown_all(void)
   close_handle((uv_handle_t *)&S.sigint);
   close_handle((uv_handle_t *)&S.drain_timer);
   dt_serve_abandon_all();
+  dt_spawn_abandon_all();
   dt_http_client_shutdown();
   dt_http_server_close(S.srv);
   dt_host_stop();
@@ -136,6 +140,7 @@ static void log_listening(const char *root)
 {
   char addr[300], gen[16];
   settle_public_url();
+  dt_settings_set_public_url(S.public_url);
   snprintf(addr, sizeof addr, "%s:%d", S.cfg->listen_host, dt_http_server_port(S.srv));
   snprintf(gen, sizeof gen, "%u", dt_host_current()->id);
   dt_log(DT_LOG_INFO, "listening", "addr", addr, "public_url", S.public_url, "script_dir", root,
@@ -161,14 +166,22 @@ int dt_cmd_serve(const dt_config *cfg, const char *script_root)
   raise_open_files();
   if (prepare_data_dir(cfg->data_dir) != 0) return 1;
   dt_media_set_data_dir(cfg->data_dir);
+  dt_settings_publish(cfg);
+  dt_store *store;
+  if (dt_store_open_data_dir(cfg->data_dir, &store, err, sizeof err) != 0) {
+    dt_log(DT_LOG_ERROR, "cannot open the database", "error", err, NULL);
+    return 1;
+  }
   dt_gen_options opts = { script_root, cfg->lua_memory_limit, cfg->cpu_budget_ms };
   if (dt_host_start(&opts, err, sizeof err) != 0) {
     dt_log(DT_LOG_ERROR, "scripts failed to load", "error", err, NULL);
+    dt_store_close(store);
     return 1;
   }
   S.srv = dt_http_server_start(loop, cfg->listen_host, cfg->listen_port, &cfg->http, dt_serve_request, NULL);
   if (!S.srv) {
     dt_host_stop();
+    dt_store_close(store);
     return 1;
   }
   dt_admin_set_server(S.srv);
@@ -177,6 +190,7 @@ int dt_cmd_serve(const dt_config *cfg, const char *script_root)
   log_listening(script_root);
   uv_run(loop, UV_RUN_DEFAULT);
   uv_loop_close(loop);
+  dt_store_close(store);
   dt_metrics_reset();
   return 0;
 }

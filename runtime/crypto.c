@@ -1,5 +1,6 @@
-/* HMAC, SHA-256, comparison, randomness and RS256 signing on OpenSSL 3's EVP layer. Every
- * failure path clears OpenSSL's error queue so a later, unrelated call never sees it. */
+/* HMAC, SHA-256, comparison, randomness, RS256 signing and Ed25519 verification on OpenSSL 3's
+ * EVP layer. Every failure path clears OpenSSL's error queue so a later, unrelated call never
+ * sees it. */
 #include "crypto.h"
 
 #include <limits.h>
@@ -117,6 +118,24 @@ int dt_rs256_sign(const char *pem, size_t pem_len, const void *msg, size_t msg_l
   int rc = load_rsa_key(pem, pem_len, &pkey);
   if (rc != 0) return rc;
   rc = sign_with(pkey, msg, msg_len, sig, cap, sig_len);
+  EVP_PKEY_free(pkey);
+  ERR_clear_error();
+  return rc;
+}
+
+int dt_ed25519_verify(const uint8_t pub[DT_ED25519_KEY_LEN], const void *msg, size_t msg_len,
+                      const uint8_t sig[DT_ED25519_SIG_LEN])
+{
+  EVP_PKEY *pkey = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, pub, DT_ED25519_KEY_LEN);
+  EVP_MD_CTX *ctx = pkey ? EVP_MD_CTX_new() : NULL;
+  int rc = DT_CRYPTO_ERR;
+  /* Ed25519 is one-shot: no digest (NULL) and a single EVP_DigestVerify over the message. */
+  if (ctx && EVP_DigestVerifyInit(ctx, NULL, NULL, NULL, pkey) == 1) {
+    /* Anything but 1 is a refusal: a key off the curve or a malformed signature included. */
+    const unsigned char *tbs = msg_len ? msg : (const void *)"";
+    rc = EVP_DigestVerify(ctx, sig, DT_ED25519_SIG_LEN, tbs, msg_len) == 1 ? 0 : DT_CRYPTO_MISMATCH;
+  }
+  EVP_MD_CTX_free(ctx);
   EVP_PKEY_free(pkey);
   ERR_clear_error();
   return rc;

@@ -1,5 +1,6 @@
 /* Cryptographic primitives on OpenSSL's EVP layer: HMAC-SHA1/SHA-256, SHA-256, constant-time
- * comparison, random bytes and RSASSA-PKCS1-v1_5 SHA-256 (RS256) signing with a PEM key.
+ * comparison, random bytes, RSASSA-PKCS1-v1_5 SHA-256 (RS256) signing with a PEM key and
+ * Ed25519 signature verification.
  * Base64 lives in base64.h; compact JWTs in jwt.h. */
 #ifndef DT_CRYPTO_H
 #define DT_CRYPTO_H
@@ -13,6 +14,8 @@
 #define DT_RSA_MIN_BITS 2048  /* RFC 7518 §3.3: RS256 keys of 2048 bits or more */
 #define DT_RSA_MAX_SIG 2048   /* signature bytes of a 16384-bit key */
 #define DT_PEM_MAX (64 * 1024)
+#define DT_ED25519_KEY_LEN 32
+#define DT_ED25519_SIG_LEN 64
 
 typedef enum { DT_HASH_SHA1, DT_HASH_SHA256 } dt_hash;
 
@@ -46,6 +49,12 @@ int dt_rs256_sign(const char *pem, size_t pem_len, const void *msg, size_t msg_l
  * DT_CRYPTO_MISMATCH (or DT_CRYPTO_ERR). */
 int dt_hs256_verify(const void *key, size_t key_len, const void *msg, size_t msg_len,
                     const uint8_t *sig, size_t sig_len);
+
+/* 0 when sig (DT_ED25519_SIG_LEN bytes) is a valid Ed25519 (RFC 8032, pure) signature of msg
+ * under the raw public key pub (DT_ED25519_KEY_LEN bytes); DT_CRYPTO_MISMATCH when it is not,
+ * including for a key that is not a valid curve point; DT_CRYPTO_ERR when OpenSSL fails. */
+int dt_ed25519_verify(const uint8_t pub[DT_ED25519_KEY_LEN], const void *msg, size_t msg_len,
+                      const uint8_t sig[DT_ED25519_SIG_LEN]);
 
 /* A short English description of a DT_CRYPTO_* code. */
 const char *dt_crypto_strerror(int rc);

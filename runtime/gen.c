@@ -203,6 +203,8 @@ static dt_gen *gen_new(const dt_gen_options *opts, unsigned id, char *err, size_
   dt_sched_attach(L);
   lua_pushfstring(L, "%d", (int)id);
   lua_setfield(L, LUA_REGISTRYINDEX, DT_GEN_ID_KEY);
+  lua_pushlightuserdata(L, gen);
+  lua_setfield(L, LUA_REGISTRYINDEX, DT_GEN_KEY);
   if (dt_lapi_open_all(L) != 0) {
     snprintf(err, errlen, "%s", lua_tostring(L, -1));
     dt_gen_release(gen);

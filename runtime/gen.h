@@ -19,6 +19,9 @@ typedef struct dt_gen {
   struct dt_gen *prev, *next; /* the list of live generations */
 } dt_gen;
 
+/* Registry key of a state's dt_gen (light userdata), for bindings that hold the generation. */
+#define DT_GEN_KEY "dialtone.gen"
+
 typedef struct {
   const char *root;        /* holds lua/, providers/, scripts/ */
   size_t memory_limit;

@@ -1,5 +1,5 @@
-/* dialtone.media: the call-flow API. `dialtone.media.twilio(req [, {rate}])` accepts a Twilio
- * media stream in a WebSocket route and returns the call object a workflow's run(call) gets:
+/* dialtone.media: the call-flow API. `dialtone.media.accept(req, {protocol, rate})` accepts a
+ * carrier's media stream in a WebSocket route and returns the call object a workflow's run(call) gets:
  * call:recv([timeout]) -> event, call:play(pcm | wav bytes | "file.wav"), call:clear(),
  * call:mark(name), call:send_dtmf(digits), call:echo(), call:record(name | false),
  * call:bridge(url [, opts]), call:hangup(); call.rate, call.call_id, call.stream_id,
@@ -14,10 +14,10 @@
 
 #include "dtmf.h"
 #include "lapi_media_file.h"
+#include "lapi_media_protocol.h"
 #include "media.h"
 #include "media_bridge.h"
 #include "media_record.h"
-#include "media_twilio.h"
 #include "serve.h"
 #include "task.h"
 #include "timeout.h"
@@ -26,7 +26,7 @@
 #define MAX_HEADERS 32
 
 typedef enum {
-  WAIT_START, /* dialtone.media.twilio: the carrier's start */
+  WAIT_START, /* dialtone.media.accept: the carrier's start */
   WAIT_EVENT, /* call:recv */
   WAIT_END,   /* call:echo: the end of the call */
   WAIT_BRIDGE /* call:bridge: the bridge reports when it is over */
@@ -354,11 +354,34 @@ static int l_index(lua_State *L)
   else if (strcmp(key, "dropped") == 0) lua_pushnumber(L, (double)dt_media_dropped(c->m));
   else if (strcmp(key, "queued") == 0) lua_pushnumber(L, (double)dt_media_queued(c->m) / dt_media_rate(c->m));
   else {
+    lua_getfenv(L, 1);
+    lua_getfield(L, -1, key);
+    if (!lua_isnil(L, -1)) return 1;
     luaL_getmetatable(L, CALL_MT);
     lua_getfield(L, -1, "methods");
     lua_getfield(L, -1, key);
   }
   return 1;
+}
+
+/* call.x = v: a field of the script's own (e.g. run_id, set by the telephony API) kept in the
+ * call's environment table; the call's own fields and methods cannot be replaced. */
+static int l_newindex(lua_State *L)
+{
+  check_call(L);
+  const char *key = luaL_checkstring(L, 2);
+  static const char *const own[] = { "rate", "call_id", "stream_id", "params", "ended", "dropped", "queued", NULL };
+  for (int i = 0; own[i]; i++)
+    if (strcmp(key, own[i]) == 0) return luaL_error(L, "call.%s is read-only", key);
+  luaL_getmetatable(L, CALL_MT);
+  lua_getfield(L, -1, "methods");
+  lua_getfield(L, -1, key);
+  if (!lua_isnil(L, -1)) return luaL_error(L, "call:%s is a method and cannot be replaced", key);
+  lua_getfenv(L, 1);
+  lua_pushvalue(L, 2);
+  lua_pushvalue(L, 3);
+  lua_rawset(L, -3);
+  return 0;
 }
 
 static int l_gc(lua_State *L)
@@ -371,29 +394,51 @@ static int l_gc(lua_State *L)
   return 0;
 }
 
-/* dialtone.media.twilio(req [, {rate = 8000|16000, start_timeout = 10}]) -> call, or nil, err.
- * Accepts the stream and waits for Twilio's start message, so the call is ready to use. */
-static int l_twilio(lua_State *L)
+/* rate = 8000|16000 (default 8000), start_timeout = seconds (default 10) of accept's opts. */
+static void read_accept_options(lua_State *L, int *rate, double *start_timeout)
+{
+  lua_getfield(L, 2, "rate");
+  *rate = lua_isnil(L, -1) ? 8000 : lua_isnumber(L, -1) ? (int)lua_tointeger(L, -1) : 0;
+  if (*rate != 8000 && *rate != 16000) luaL_error(L, "dialtone.media.accept: rate must be 8000 or 16000");
+  lua_getfield(L, 2, "start_timeout");
+  *start_timeout = lua_isnil(L, -1) ? 10 : lua_isnumber(L, -1) ? lua_tonumber(L, -1) : -1;
+  if (!(*start_timeout > 0 && *start_timeout <= 3600))
+    luaL_error(L, "dialtone.media.accept: start_timeout must be a number of seconds, at most 3600");
+  lua_pop(L, 2);
+}
+
+static void release_adapter(const dt_media_adapter *ad)
+{
+  if (ad->release) ad->release(ad);
+}
+
+/* dialtone.media.accept(req, {protocol = "twilio" | "vonage" | description, rate, start_timeout})
+ * -> call, or nil, err. Accepts the stream and waits for the carrier's start, so the call is
+ * ready to use. */
+static int l_accept(lua_State *L)
 {
   luaL_checktype(L, 1, LUA_TTABLE);
-  int rate = 8000;
-  double start_timeout = 10;
-  if (lua_istable(L, 2)) {
-    lua_getfield(L, 2, "rate");
-    rate = (int)luaL_optinteger(L, -1, 8000);
-    lua_getfield(L, 2, "start_timeout");
-    start_timeout = luaL_optnumber(L, -1, 10);
-  }
-  if (rate != 8000 && rate != 16000) return luaL_error(L, "dialtone.media.twilio: rate must be 8000 or 16000");
-  dt_http_conn *conn;
-  const dt_http_request *req;
-  if (dt_serve_take_connection(&conn, &req) != 0)
-    return luaL_error(L, "dialtone.media.twilio: only inside a WebSocket route handler, once");
+  luaL_checktype(L, 2, LUA_TTABLE);
+  int rate;
+  double start_timeout;
+  read_accept_options(L, &rate, &start_timeout);
   call_ud *c = lua_newuserdata(L, sizeof *c);
   memset(c, 0, sizeof *c);
   c->self_ref = LUA_NOREF;
-  c->m = dt_media_accept(conn, req, &dt_media_twilio, rate);
+  lua_newtable(L);
+  lua_setfenv(L, -2);
+  lua_getfield(L, 2, "protocol");
+  const dt_media_adapter *ad = dt_lapi_media_protocol(L, -1, "dialtone.media.accept");
+  lua_pop(L, 1);
+  dt_http_conn *conn;
+  const dt_http_request *req;
+  if (dt_serve_take_connection(&conn, &req) != 0) {
+    release_adapter(ad);
+    return luaL_error(L, "dialtone.media.accept: only inside a WebSocket route handler, once");
+  }
+  c->m = dt_media_accept(conn, req, ad, rate);
   if (!c->m) {
+    release_adapter(ad);
     lua_pushnil(L);
     lua_pushliteral(L, "websocket handshake refused");
     return 2;
@@ -404,7 +449,7 @@ static int l_twilio(lua_State *L)
   lua_pushvalue(L, -1);
   c->self_ref = luaL_ref(L, LUA_REGISTRYINDEX);
   dt_media_subscribe(c->m, 0, on_media_event, c);
-  return wait_for_media(L, c, start_timeout, WAIT_START, "dialtone.media.twilio");
+  return wait_for_media(L, c, start_timeout, WAIT_START, "dialtone.media.accept");
 }
 
 int dt_lapi_media_open(lua_State *L)
@@ -417,6 +462,8 @@ int dt_lapi_media_open(lua_State *L)
   luaL_newmetatable(L, CALL_MT);
   lua_pushcfunction(L, l_index);
   lua_setfield(L, -2, "__index");
+  lua_pushcfunction(L, l_newindex);
+  lua_setfield(L, -2, "__newindex");
   lua_pushcfunction(L, l_gc);
   lua_setfield(L, -2, "__gc");
   lua_newtable(L);
@@ -424,7 +471,7 @@ int dt_lapi_media_open(lua_State *L)
   lua_setfield(L, -2, "methods");
   lua_pop(L, 1);
   lua_newtable(L);
-  lua_pushcfunction(L, l_twilio);
-  lua_setfield(L, -2, "twilio");
+  lua_pushcfunction(L, l_accept);
+  lua_setfield(L, -2, "accept");
   return 1;
 }

@@ -3,6 +3,8 @@
  *   hmac_sha1(key, msg), hmac_sha256(key, msg), sha256(msg) -> raw bytes; hex(s) -> lowercase
  *   base64_encode(s), base64url_encode(s) (no padding); *_decode(s) -> bytes or nil, err
  *   constant_time_equal(a, b) -> boolean (the time depends on the lengths only)
+ *   ed25519_verify(public_key, message, signature) -> boolean; raw bytes (32-byte key, 64-byte
+ *     signature: callers base64-decode first), other lengths raise
  *   random_bytes(n) -> n bytes from OpenSSL's CSPRNG, 0 <= n <= 65536
  *   jwt_sign_rs256(claims, pem [, header_extra]) -> token, or nil, err (bad key)
  *   jwt_verify_hs256(token, secret [, {leeway=, now=, max_age=, claims={name=value}}])
@@ -18,6 +20,7 @@
 #include "lapi.h"
 
 #include <lauxlib.h>
+#include <limits.h>
 #include <string.h>
 #include <time.h>
 
@@ -117,6 +120,24 @@ static int l_constant_time_equal(lua_State *L)
   size_t a_len, b_len;
   const char *a = luaL_checklstring(L, 1, &a_len), *b = luaL_checklstring(L, 2, &b_len);
   lua_pushboolean(L, dt_crypto_equal(a, a_len, b, b_len));
+  return 1;
+}
+
+static int l_ed25519_verify(lua_State *L)
+{
+  size_t key_len, msg_len, sig_len;
+  const char *key = luaL_checklstring(L, 1, &key_len);
+  const char *msg = luaL_checklstring(L, 2, &msg_len);
+  const char *sig = luaL_checklstring(L, 3, &sig_len);
+  if (key_len != DT_ED25519_KEY_LEN)
+    return luaL_error(L, "dialtone.crypto.ed25519_verify: public_key must be %d bytes, got %d",
+                      DT_ED25519_KEY_LEN, (int)(key_len > INT_MAX ? INT_MAX : key_len));
+  if (sig_len != DT_ED25519_SIG_LEN)
+    return luaL_error(L, "dialtone.crypto.ed25519_verify: signature must be %d bytes, got %d",
+                      DT_ED25519_SIG_LEN, (int)(sig_len > INT_MAX ? INT_MAX : sig_len));
+  int rc = dt_ed25519_verify((const uint8_t *)key, msg, msg_len, (const uint8_t *)sig);
+  if (rc == DT_CRYPTO_ERR) return luaL_error(L, "dialtone.crypto.ed25519_verify: OpenSSL failure");
+  lua_pushboolean(L, rc == 0);
   return 1;
 }
 
@@ -285,6 +306,7 @@ int dt_lapi_crypto_open(lua_State *L)
     { "base64_encode", l_base64_encode },   { "base64_decode", l_base64_decode },
     { "base64url_encode", l_base64url_encode }, { "base64url_decode", l_base64url_decode },
     { "constant_time_equal", l_constant_time_equal }, { "random_bytes", l_random_bytes },
+    { "ed25519_verify", l_ed25519_verify },
     { "jwt_verify_hs256", l_jwt_verify_hs256 }, { NULL, NULL },
   };
   lua_newtable(L);

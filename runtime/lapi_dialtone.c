@@ -21,7 +21,7 @@ static void set_module_api(lua_State *L, const char *module, const char *field)
 static int open_library(lua_State *L)
 {
   set_module_api(L, "dialtone.router", "route");
-  set_module_api(L, "dialtone.providers", "telephony");
+  set_module_api(L, "dialtone.telephony", "telephony");
   return 0;
 }
 
@@ -32,7 +32,8 @@ int dt_lapi_open_all(lua_State *L)
     { "time", dt_lapi_time_open }, { "url", dt_lapi_url_open },
     { "ws", dt_lapi_ws_open }, { "http", dt_lapi_http_open },
     { "codec", dt_lapi_codec_open }, { "media", dt_lapi_media_open },
-    { "crypto", dt_lapi_crypto_open },
+    { "crypto", dt_lapi_crypto_open }, { "store", dt_lapi_store_open }, { "config", dt_lapi_config_open },
+    { "task", dt_lapi_spawn_open },
   };
   lua_newtable(L);
   for (size_t i = 0; i < sizeof modules / sizeof modules[0]; i++) {

@@ -292,18 +292,26 @@ static void ws_closed(void *ud, dt_ws *ws, int code, const char *reason)
 
 static const dt_ws_handlers media_handlers = { ws_message, ws_closed };
 
-dt_media *dt_media_accept(dt_http_conn *conn, const dt_http_request *req, const dt_media_adapter *ad, int rate)
+dt_media *dt_media_open(const dt_media_adapter *ad, int rate)
 {
   if (rate != 8000 && rate != 16000) return NULL;
   dt_media *m = calloc(1, sizeof *m + ad->state_size);
   if (!m) return NULL;
   m->ad = ad;
   m->rate = rate;
-  m->refs = 2;
+  m->refs = 1;
   if (rate != ad->wire_rate) {
     dt_resampler_init(&m->in_rs, ad->wire_rate, rate);
     dt_resampler_init(&m->out_rs, rate, ad->wire_rate);
   }
+  return m;
+}
+
+dt_media *dt_media_accept(dt_http_conn *conn, const dt_http_request *req, const dt_media_adapter *ad, int rate)
+{
+  dt_media *m = dt_media_open(ad, rate);
+  if (!m) return NULL;
+  m->refs = 2;
   dt_ws_options opts;
   dt_ws_options_default(&opts);
   dt_ws *ws = dt_ws_accept(conn, req, NULL, &opts, &media_handlers, m);
@@ -319,6 +327,7 @@ void dt_media_release(dt_media *m)
 {
   if (--m->refs > 0) return;
   pacer_remove(m);
+  if (m->ad->release) m->ad->release(m->ad);
   free(m->start);
   free(m->queue);
   free(m->play);
@@ -329,6 +338,7 @@ void dt_media_release(dt_media *m)
 /* ---- the call-flow API ---- */
 
 void *dt_media_adapter_state(dt_media *m) { return m->state; }
+const dt_media_adapter *dt_media_adapter_of(const dt_media *m) { return m->ad; }
 dt_ws *dt_media_ws(dt_media *m) { return m->ws; }
 int dt_media_rate(const dt_media *m) { return m->rate; }
 int dt_media_ended(const dt_media *m) { return m->ended; }

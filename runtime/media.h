@@ -15,9 +15,10 @@
 #include "ws.h"
 
 typedef struct dt_media dt_media;
+typedef struct dt_media_adapter dt_media_adapter;
 
 /* A carrier's media framing. */
-typedef struct {
+struct dt_media_adapter {
   const char *name;
   int wire_rate;        /* sample rate on the wire */
   size_t state_size;    /* bytes of per-session adapter state (dt_media_adapter_state) */
@@ -31,7 +32,11 @@ typedef struct {
   int (*send_mark)(dt_media *m, const char *name);
   /* Tells the carrier to drop audio it has buffered; NULL if it cannot. */
   int (*send_clear)(dt_media *m);
-} dt_media_adapter;
+  /* NULL for a static adapter. Otherwise the adapter was built for one session (a protocol
+   * described in Lua): the session owns it once dt_media_accept/dt_media_open succeeds and
+   * calls this when it is freed. */
+  void (*release)(const dt_media_adapter *ad);
+};
 
 typedef enum { DT_MEDIA_AUDIO, DT_MEDIA_DTMF, DT_MEDIA_MARK, DT_MEDIA_STOP } dt_media_event_kind;
 
@@ -67,9 +72,14 @@ typedef void (*dt_media_notify)(void *ud, dt_media *m);
 dt_media *dt_media_accept(dt_http_conn *conn, const dt_http_request *req, const dt_media_adapter *ad,
                           int rate);
 void dt_media_release(dt_media *m);
+/* A session with no WebSocket, for unit tests and fuzzers: feed it with ad->on_message and
+ * read what it made of the input with dt_media_next_event; output to the carrier is dropped.
+ * Holds one reference. Returns NULL for a bad rate or out of memory. */
+dt_media *dt_media_open(const dt_media_adapter *ad, int rate);
 
 /* ---- for adapters ---- */
 void *dt_media_adapter_state(dt_media *m);
+const dt_media_adapter *dt_media_adapter_of(const dt_media *m);
 dt_ws *dt_media_ws(dt_media *m);
 void dt_media_in_start(dt_media *m, const dt_media_start *start);
 void dt_media_in_audio(dt_media *m, const int16_t *pcm, size_t n); /* wire rate, one frame */

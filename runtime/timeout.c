@@ -28,6 +28,9 @@ dt_timeout *dt_timeout_start(uint64_t ms, void (*fn)(void *arg), void *arg)
   t->arg = arg;
   uv_timer_init(uv_default_loop(), &t->timer);
   t->timer.data = t;
+  /* The loop's cached time is stale after a long stretch of script work: counted from it, the
+   * wait would end early. */
+  uv_update_time(uv_default_loop());
   uv_timer_start(&t->timer, fire, ms, 0);
   return t;
 }

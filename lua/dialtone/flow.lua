@@ -17,22 +17,32 @@ function flow.load(name)
   return wf
 end
 
---- Runs workflow `name` on the Twilio media stream of a WebSocket upgrade request. The
---- stream is accepted here; the call is hung up when run(call) returns or fails.
+--- Runs workflow `name` on the media stream of a WebSocket upgrade request, in the carrier
+--- protocol given (see dialtone.media.accept). The stream is accepted here at the workflow's
+--- rate; the call is hung up when run(call) returns or fails.
 ---@param req table the upgrade request (inside a dialtone.route.ws handler)
 ---@param name string
+---@param protocol string|table "twilio", "vonage" or a protocol description table
 ---@return table|nil response a refusal when the workflow does not exist
-function flow.serve_twilio(req, name)
+function flow.serve(req, name, protocol)
   local wf, err = flow.load(name)
   if not wf then
     return dialtone.route.error(404, "unknown_workflow", err)
   end
-  local call = dialtone.media.twilio(req, { rate = wf.rate or 8000 })
+  local call = dialtone.media.accept(req, { protocol = protocol, rate = wf.rate or 8000 })
   if not call then return nil end
   local ok, failure = pcall(wf.run, call)
   call:hangup()
   if not ok then error(failure, 0) end
   return nil
+end
+
+--- Runs workflow `name` on the Twilio media stream of a WebSocket upgrade request.
+---@param req table the upgrade request (inside a dialtone.route.ws handler)
+---@param name string
+---@return table|nil response a refusal when the workflow does not exist
+function flow.serve_twilio(req, name)
+  return flow.serve(req, name, "twilio")
 end
 
 return flow

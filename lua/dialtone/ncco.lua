@@ -45,13 +45,15 @@ local function checked_headers(headers)
 end
 
 --- An NCCO connecting the call to a WebSocket.
+--- `uri` is wss:// in production (what Vonage's platform connects to); ws:// is accepted too,
+--- for local development and fake carriers speaking plain WebSocket on loopback.
 --- `event_url`, when given, receives the leg's events synchronously (`eventType: synchronous`),
 --- so a failed or closed WebSocket can be answered with a fallback NCCO.
 ---@param opts {uri: string, content_type: string|nil, headers: table|nil, event_url: string|nil, from: string|nil}
 ---@return string json the NCCO array
 function ncco.connect_websocket(opts)
   if type(opts) ~= "table" then error("ncco.connect_websocket: expects a table of options", 2) end
-  check_url("uri must be a wss:// URL", opts.uri, "^wss://[^/?#]+")
+  check_url("uri must be a wss:// or ws:// URL", opts.uri, "^wss?://[^/?#]+")
   local content_type = opts.content_type or "audio/l16;rate=16000"
   if not CONTENT_TYPES[content_type] then
     error("ncco.connect_websocket: content_type must be audio/l16;rate=8000, 16000 or 24000, got " ..

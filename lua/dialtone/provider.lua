@@ -23,6 +23,31 @@
 ---             required  boolean (optional, default false)
 ---             default   string (optional)
 ---   audio   the wire audio format: { encoding = "mulaw"|"alaw"|"l16", rate = 8000|16000|24000 }
+---   signature_header  (optional) the lowercase name of the request header carrying the carrier's
+---           webhook signature; the endpoints pass its value as `signature` to
+---           verify_webhook_signature (e.g. "x-twilio-signature", "authorization")
+---   new     (optional) new(config) -> an instance bound to one account's configuration (a table
+---           of the configuration fields' values) that meets this contract too. A provider
+---           without `new` takes no configuration: the module itself is the instance.
+---
+--- How the endpoints call the methods (scripts/telephony.lua):
+---   initiate_call(to, webhook_url, run_id, opts)  opts: from_number, status_callback_url (the
+---       run's status webhook), media_url (ws:// or wss:// URL of the run's media WebSocket) and
+---       media_token (the secret the media WebSocket must present: in a custom parameter named
+---       `token`, or in the media URL's query as `token`)
+---   verify_webhook_signature(url, params, signature, req) -> true [, {replay_key=, ttl=}] | false, why
+---       url: the URL the carrier requested (public_url + request target); params: the form
+---       fields (form posts) or nil; a replay_key is accepted once within ttl seconds
+---   get_webhook_response(workflow_id, user_id, run_id, opts) -> body, content_type | nil, err
+---       opts: public_url, media_url, media_token, event_url
+---   get_call_cost(call_id) -> {cost, currency, duration} | nil, "not priced yet" (asked again
+---       later, a bounded number of times) | nil, err (final: the cost is unavailable)
+---   parse_status_callback(data) -> {call_id, status, raw_status, duration, ...} | nil, why
+---       data: the callback's form fields, JSON body or query; nil for events that are not call
+---       statuses (they are stored and ignored)
+---   handle_websocket(req, workflow_id, user_id, run_id, opts) -> call | nil, err
+---       accepts the carrier's media stream on the upgrade request and returns the call object
+---       of the call-flow API (opts.rate: the workflow's rate), e.g. with dialtone.media.accept
 local provider = {}
 
 --- The methods of §4, in the order of the table there.
@@ -123,6 +148,12 @@ function provider.validate(p)
   if not is_text(p.title) then problems[#problems + 1] = "title must be a non-empty string" end
   check_fields(p.fields, problems)
   check_audio(p.audio, problems)
+  if p.signature_header ~= nil and (type(p.signature_header) ~= "string" or not p.signature_header:find("^[a-z0-9-]+$")) then
+    problems[#problems + 1] = "signature_header must be a lowercase header name"
+  end
+  if p.new ~= nil and type(p.new) ~= "function" then
+    problems[#problems + 1] = "new must be a function new(config)"
+  end
   for _, m in ipairs(provider.METHODS) do
     if p[m] == nil then
       problems[#problems + 1] = "missing method " .. m
@@ -134,12 +165,14 @@ function provider.validate(p)
   return true
 end
 
---- Returns spec if it meets the contract; raises an error listing every problem otherwise.
+--- Returns spec if it meets the contract; raises an error listing every problem otherwise,
+--- located at define's caller (or, with level, that many calls further out, for helpers).
 ---@param spec table
+---@param level integer|nil
 ---@return table
-function provider.define(spec)
+function provider.define(spec, level)
   local ok, problems = provider.validate(spec)
-  if not ok then error("invalid provider: " .. table.concat(problems, "; "), 2) end
+  if not ok then error("invalid provider: " .. table.concat(problems, "; "), 2 + (level or 0)) end
   return spec
 end
 

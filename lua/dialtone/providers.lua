@@ -1,7 +1,8 @@
 --- The registry of providers: every top-level `providers/*.lua` file, loaded and validated
 --- against the contract (lua/dialtone/provider.lua) when a generation is built. A file that
 --- fails to compile or run, or breaks the contract, is logged with what is wrong and is not
---- offered; the others still are. Scripts see the registry as `dialtone.telephony`.
+--- offered; the others still are. Scripts see the registry through `dialtone.telephony`
+--- (lua/dialtone/telephony.lua).
 ---
 --- A provider file providers/NAME.lua is loaded with `require("NAME")`, so NAME must be an
 --- identifier and no lua/NAME.lua or scripts/NAME.lua may shadow it.
@@ -68,7 +69,7 @@ function providers.list()
     out[#out + 1] = { name = p.name, title = p.title, fields = p.fields, audio = p.audio }
   end
   table.sort(out, function(a, b) return a.name < b.name end)
-  return out
+  return dialtone.json.array(out)
 end
 
 --- The provider table of that name, or nil when none is offered.
@@ -77,8 +78,5 @@ end
 function providers.get(name)
   return by_name[name]
 end
-
---- `dialtone.telephony` for scripts.
-providers.api = { providers = providers.list, provider = providers.get }
 
 return providers

@@ -33,11 +33,12 @@ local function document(body)
   return HEADER .. "<Response>" .. body .. "</Response>"
 end
 
---- Raises unless `url` is a `wss://` URL with a host and no query string.
+--- Raises unless `url` is a `wss://` (what Twilio connects to) or `ws://` (local development, the
+--- tests' fake carrier) URL with a host and no query string.
 ---@param url any
 local function check_stream_url(url)
-  if type(url) ~= "string" or not url:lower():match("^wss://[^/?#]+") then
-    error("twiml.connect_stream: url must be a wss:// URL, got " .. tostring(url), 3)
+  if type(url) ~= "string" or not url:lower():match("^wss?://[^/?#]+") then
+    error("twiml.connect_stream: url must be a wss:// or ws:// URL, got " .. tostring(url), 3)
   end
   if url:find("?", 1, true) then
     error("twiml.connect_stream: url must not have a query string (Twilio drops it); " ..

@@ -188,15 +188,19 @@ test('validate_config', async () => {
   assert.match(r.second[2].message, /4155550101/);
 });
 
-test('get_webhook_response: exact TwiML; http public_url refused', async () => {
-  const out = await call({ op: 'twiml', opts: { public_url: 'https://app.example/', media_token: 't&k' } });
+test('get_webhook_response: exact TwiML with the token parameter; bad media URLs refused', async () => {
+  const out = await call({ op: 'twiml', opts: { media_url: 'wss://app.example/api/v1/telephony/ws/wf1/u2/run-3',
+    media_token: 't&k' } });
   assert.equal(out.result, '<?xml version="1.0" encoding="UTF-8"?><Response><Connect>' +
-    '<Stream url="wss://app.example/ws/wf1/u2/run-3"><Parameter name="token" value="t&amp;k"/></Stream>' +
-    '</Connect></Response>');
+    '<Stream url="wss://app.example/api/v1/telephony/ws/wf1/u2/run-3"><Parameter name="token" value="t&amp;k"/>' +
+    '</Stream></Connect></Response>');
   assert.equal(out.second, 'text/xml');
-  const plain = await call({ op: 'twiml', opts: { public_url: 'http://app.example', media_token: 't' } });
+  const plain = await call({ op: 'twiml', opts: { media_url: 'https://app.example/ws/x', media_token: 't' } });
   assert.equal(plain.result, undefined);
-  assert.match(plain.second, /must be https:\/\//);
+  assert.match(plain.second, /ws:\/\/ or wss:\/\//);
+  const query = await call({ op: 'twiml', opts: { media_url: 'wss://app.example/ws/x?token=t' } });
+  assert.equal(query.result, undefined);
+  assert.match(query.second, /query string/);
 });
 
 test('parse_status_callback', async () => {

@@ -78,6 +78,39 @@ check("constant_time_equal and random_bytes", function()
   raises("negative", nil, crypto.random_bytes, -1)
 end)
 
+check("ed25519_verify: RFC 8032 test 1 and the Telnyx vector; tampering is false", function()
+  local function unhex(h) return (h:gsub("%x%x", function(b) return string.char(tonumber(b, 16)) end)) end
+  local key = crypto.base64_decode("11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=")
+  eq(crypto.hex(key), "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a", "the RFC key")
+  local rfc_sig = unhex("e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555" ..
+                        "fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b")
+  eq(crypto.ed25519_verify(key, "", rfc_sig), true, "empty message")
+  eq(crypto.ed25519_verify(key, "x", rfc_sig), false, "another message")
+  local body = '{"data":{"event_type":"call.answered","id":"0ccc7b54-4df3-4bca-a65a-3da1ecc777f0",' ..
+    '"occurred_at":"2024-01-01T00:00:00.000000Z","payload":{"call_control_id":"v3:abc","state":"answered"},' ..
+    '"record_type":"event"}}'
+  eq(#body, 207, "body length")
+  local sig = crypto.base64_decode("1EZsZtKroear5W7iJbfFe3zsuuMF4uZJzThD1fjWMaYz/Ef0vsJSTsDIfMd8pkw7nPGdaLMiG24ns64VijABAw==")
+  eq(crypto.ed25519_verify(key, "1700000000|" .. body, sig), true, "Telnyx vector")
+  eq(crypto.ed25519_verify(key, "1700000001|" .. body, sig), false, "other timestamp")
+  eq(crypto.ed25519_verify(key, "1700000000|" .. body .. " ", sig), false, "body with a space more")
+  local flipped = string.char(bit.bxor(sig:byte(1), 1)) .. sig:sub(2)
+  eq(crypto.ed25519_verify(key, "1700000000|" .. body, flipped), false, "tampered signature")
+  local other_key = key:sub(1, 31) .. string.char(bit.bxor(key:byte(32), 1))
+  eq(crypto.ed25519_verify(other_key, "1700000000|" .. body, sig), false, "other key")
+  eq(crypto.ed25519_verify("\2" .. ("\0"):rep(31), "1700000000|" .. body, sig), false, "a key off the curve")
+end)
+
+check("ed25519_verify raises on wrong lengths and types", function()
+  local key, sig = ("k"):rep(32), ("s"):rep(64)
+  raises("31-byte key", "public_key must be 32 bytes, got 31", crypto.ed25519_verify, key:sub(2), "m", sig)
+  raises("base64 key", "public_key must be 32 bytes", crypto.ed25519_verify, crypto.base64_encode(key), "m", sig)
+  raises("65-byte signature", "signature must be 64 bytes, got 65", crypto.ed25519_verify, key, "m", sig .. "s")
+  raises("empty signature", "signature must be 64 bytes, got 0", crypto.ed25519_verify, key, "m", "")
+  raises("no message", nil, crypto.ed25519_verify, key, nil, sig)
+  raises("key not a string", nil, crypto.ed25519_verify, {}, "m", sig)
+end)
+
 check("jwt_verify_hs256 accepts the spec's Vonage token and checks claims", function()
   local token = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9." ..
     "eyJpYXQiOjE3MDQxMTA0MDAsImp0aSI6ImM1YmE4ZjI0LTFhMTQtNGMxMC1iZmRmLTNmYmU4Y2U1MTFiNSIsImlzcyI6IlZvbmFnZSIsInBheWxvYWRfaGFzaCI6ImVkMDliNzhiYTg2NjEzYzVhMmMzNzBiZmMxMGYxMDBjYjIxZDViYjE3MzZhYjM4NWM2MmQ3Nzg0OTI0ZTljMTMiLCJhcGlfa2V5IjoiYTFiMmMzZDQiLCJhcHBsaWNhdGlvbl9pZCI6ImFhYWFhYWFhLWJiYmItY2NjYy1kZGRkLTAxMjM0NTY3ODlhYiJ9." ..

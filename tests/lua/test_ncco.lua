@@ -39,6 +39,12 @@ check("the minimal NCCO: default content type, no headers", function()
   assert(text:find('"endpoint":[{', 1, true), "endpoint is an array: " .. text)
 end)
 
+check("plain ws:// (local development, loopback fakes) is accepted as given", function()
+  local d = json.decode(ncco.connect_websocket{ uri = "ws://127.0.0.1:8080/ws/wf/u/run-1" })
+  eq(d[1].endpoint[1].uri, "ws://127.0.0.1:8080/ws/wf/u/run-1", "uri")
+  eq(json.decode(ncco.connect_websocket{ uri = "WSS://A.example/m" })[1].endpoint[1].uri, "WSS://A.example/m", "case")
+end)
+
 check("empty headers are left out, never encoded as an array", function()
   local text = ncco.connect_websocket{ uri = "wss://a.example/m", headers = {} }
   eq(text:find('"headers"', 1, true), nil, "no headers key: " .. text)
@@ -57,10 +63,10 @@ end)
 
 check("refusals", function()
   raises("no options", "ncco.connect_websocket: expects a table of options", ncco.connect_websocket)
-  for _, u in ipairs({ "ws://a.example/m", "https://a.example/m", "wss://", "a.example" }) do
-    raises(u, "ncco.connect_websocket: uri must be a wss:// URL, got " .. u, ncco.connect_websocket, { uri = u })
+  for _, u in ipairs({ "https://a.example/m", "wss://", "ws://", "ws:/a.example", "a.example" }) do
+    raises(u, "ncco.connect_websocket: uri must be a wss:// or ws:// URL, got " .. u, ncco.connect_websocket, { uri = u })
   end
-  raises("nil uri", "uri must be a wss:// URL, got nil", ncco.connect_websocket, {})
+  raises("nil uri", "uri must be a wss:// or ws:// URL, got nil", ncco.connect_websocket, {})
   raises("content type", "ncco.connect_websocket: content_type must be audio/l16;rate=8000, 16000 or 24000, got audio/pcmu",
          ncco.connect_websocket, { uri = "wss://a.example/m", content_type = "audio/pcmu" })
   raises("event_url", "ncco.connect_websocket: event_url must be an http(s):// URL, got wss://x/y",

@@ -50,12 +50,14 @@ check("say and hangup", function()
   eq(twiml.CONTENT_TYPE, "text/xml", "content type")
 end)
 
-check("the stream url must be wss:// without a query string", function()
-  local bad = { "ws://a.example/m", "https://a.example/m", "wss://", "wss:///m", "a.example/m", "" }
+check("the stream url must be wss:// (or ws://) without a query string", function()
+  local bad = { "wsx://a.example/m", "https://a.example/m", "wss://", "wss:///m", "ws://", "a.example/m", "" }
   for _, u in ipairs(bad) do
-    raises(u, "twiml.connect_stream: url must be a wss:// URL, got " .. u, twiml.connect_stream, { url = u })
+    raises(u, "twiml.connect_stream: url must be a wss:// or ws:// URL, got " .. u, twiml.connect_stream, { url = u })
   end
-  raises("nil url", "twiml.connect_stream: url must be a wss:// URL, got nil", twiml.connect_stream, {})
+  raises("nil url", "twiml.connect_stream: url must be a wss:// or ws:// URL, got nil", twiml.connect_stream, {})
+  eq(twiml.connect_stream{ url = "ws://127.0.0.1:8080/m" },
+     HEAD .. '<Response><Connect><Stream url="ws://127.0.0.1:8080/m"/></Connect></Response>', "ws:// for local use")
   raises("query", "twiml.connect_stream: url must not have a query string (Twilio drops it)",
          twiml.connect_stream, { url = "wss://a.example/m?run=1" })
   raises("empty query", "must not have a query string", twiml.connect_stream, { url = "wss://a.example/m?" })

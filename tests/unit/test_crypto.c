@@ -1,5 +1,6 @@
-/* crypto: RFC 2202 HMAC-SHA1, RFC 4231 HMAC-SHA256, NIST SHA-256, comparison, randomness and
- * every X-Twilio-Signature vector of spec/twilio.md §6. */
+/* crypto: RFC 2202 HMAC-SHA1, RFC 4231 HMAC-SHA256, NIST SHA-256, comparison, randomness,
+ * RFC 8032 Ed25519 with the Telnyx vector of spec/telnyx-plivo.md A.2, and every
+ * X-Twilio-Signature vector of spec/twilio.md §6. */
 #include "crypto.h"
 
 #include <stdlib.h>
@@ -181,6 +182,107 @@ static void test_rs256_rejects_bad_pem(void)
   CHECK_EQ_STR(dt_crypto_strerror(DT_CRYPTO_NOT_RSA), "not an RSA private key");
 }
 
+/* ---- Ed25519 (RFC 8032 §7.1, spec/telnyx-plivo.md A.2) ---- */
+
+static int from_hex(const char *hex, uint8_t *out, size_t n)
+{
+  if (strlen(hex) != 2 * n) return 0;
+  for (size_t i = 0; i < n; i++) {
+    unsigned v;
+    if (sscanf(hex + 2 * i, "%2x", &v) != 1) return 0;
+    out[i] = (uint8_t)v;
+  }
+  return 1;
+}
+
+/* RFC 8032 test 1: the key pair the Telnyx vector below also uses. */
+#define RFC8032_KEY1 "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a"
+#define RFC8032_SIG1                                                  \
+  "e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555" \
+  "fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b"
+
+static void test_ed25519_rfc8032(void)
+{
+  uint8_t key[DT_ED25519_KEY_LEN], sig[DT_ED25519_SIG_LEN];
+  CHECK(from_hex(RFC8032_KEY1, key, sizeof key));
+  CHECK(from_hex(RFC8032_SIG1, sig, sizeof sig));
+  CHECK_EQ_INT(dt_ed25519_verify(key, NULL, 0, sig), 0);
+  CHECK_EQ_INT(dt_ed25519_verify(key, "\x72", 1, sig), DT_CRYPTO_MISMATCH);
+  /* test 2: one byte, another key */
+  CHECK(from_hex("3d4017c3e843895a92b70aa74d1b7ebc9c982ccf2ec4968cc0cd55f12af4660c", key, sizeof key));
+  CHECK(from_hex("92a009a9f0d4cab8720e820b5f642540a2b27b5416503f8fb3762223ebdb69da"
+                 "085ac1e43e15996e458f3613d0f11d8c387b2eaeb4302aeeb00d291612bb0c00", sig, sizeof sig));
+  CHECK_EQ_INT(dt_ed25519_verify(key, "\x72", 1, sig), 0);
+  CHECK_EQ_INT(dt_ed25519_verify(key, NULL, 0, sig), DT_CRYPTO_MISMATCH);
+}
+
+#define TELNYX_BODY                                                                           \
+  "{\"data\":{\"event_type\":\"call.answered\",\"id\":\"0ccc7b54-4df3-4bca-a65a-3da1ecc777f0\"," \
+  "\"occurred_at\":\"2024-01-01T00:00:00.000000Z\",\"payload\":{\"call_control_id\":\"v3:abc\","  \
+  "\"state\":\"answered\"},\"record_type\":\"event\"}}"
+
+/* The base64 key and signature of the spec, decoded; the signed text is "<timestamp>|<body>". */
+static void telnyx_vector(uint8_t key[DT_ED25519_KEY_LEN], uint8_t sig[DT_ED25519_SIG_LEN])
+{
+  const char *k = "11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=";
+  const char *s = "1EZsZtKroear5W7iJbfFe3zsuuMF4uZJzThD1fjWMaYz/Ef0vsJSTsDIfMd8pkw7nPGdaLMiG24ns64VijABAw==";
+  size_t len = 0;
+  CHECK_EQ_INT(dt_base64_decode(k, strlen(k), key, DT_ED25519_KEY_LEN, DT_BASE64_STD, &len), 0);
+  CHECK_EQ_INT(len, DT_ED25519_KEY_LEN);
+  CHECK_EQ_INT(dt_base64_decode(s, strlen(s), sig, DT_ED25519_SIG_LEN, DT_BASE64_STD, &len), 0);
+  CHECK_EQ_INT(len, DT_ED25519_SIG_LEN);
+}
+
+static void test_ed25519_telnyx_vector(void)
+{
+  uint8_t key[DT_ED25519_KEY_LEN], sig[DT_ED25519_SIG_LEN], rfc_key[DT_ED25519_KEY_LEN];
+  telnyx_vector(key, sig);
+  CHECK(from_hex(RFC8032_KEY1, rfc_key, sizeof rfc_key));
+  CHECK(memcmp(key, rfc_key, sizeof key) == 0);
+  const char *msg = "1700000000|" TELNYX_BODY;
+  size_t len = strlen(msg);
+  CHECK_EQ_INT(len, 11 + 207);
+  CHECK_EQ_INT(dt_ed25519_verify(key, msg, len, sig), 0);
+  CHECK_EQ_INT(dt_ed25519_verify(key, msg, len - 1, sig), DT_CRYPTO_MISMATCH);
+  CHECK_EQ_INT(dt_ed25519_verify(key, "1700000001|" TELNYX_BODY, len, sig), DT_CRYPTO_MISMATCH);
+}
+
+static void test_ed25519_tampering(void)
+{
+  uint8_t key[DT_ED25519_KEY_LEN], sig[DT_ED25519_SIG_LEN];
+  telnyx_vector(key, sig);
+  const char *msg = "1700000000|" TELNYX_BODY;
+  size_t len = strlen(msg);
+  char copy[512];
+  memcpy(copy, msg, len);
+  copy[len - 3] ^= 0x01;
+  CHECK_EQ_INT(dt_ed25519_verify(key, copy, len, sig), DT_CRYPTO_MISMATCH);
+  for (size_t i = 0; i < DT_ED25519_SIG_LEN; i += 21) {
+    sig[i] ^= 0x40;
+    CHECK_EQ_INT(dt_ed25519_verify(key, msg, len, sig), DT_CRYPTO_MISMATCH);
+    sig[i] ^= 0x40;
+  }
+  key[5] ^= 0x01;
+  CHECK_EQ_INT(dt_ed25519_verify(key, msg, len, sig), DT_CRYPTO_MISMATCH);
+  key[5] ^= 0x01;
+  CHECK_EQ_INT(dt_ed25519_verify(key, msg, len, sig), 0);
+}
+
+/* Hostile keys and signatures are refusals, never errors: y = 2 is not on the curve, an all-ones
+ * S is not below the group order, and zero bytes are the identity and a degenerate R. */
+static void test_ed25519_hostile(void)
+{
+  uint8_t key[DT_ED25519_KEY_LEN], sig[DT_ED25519_SIG_LEN], off_curve[DT_ED25519_KEY_LEN] = { 2 };
+  uint8_t zero_key[DT_ED25519_KEY_LEN] = { 0 }, zero_sig[DT_ED25519_SIG_LEN] = { 0 };
+  telnyx_vector(key, sig);
+  const char *msg = "1700000000|" TELNYX_BODY;
+  CHECK_EQ_INT(dt_ed25519_verify(off_curve, msg, strlen(msg), sig), DT_CRYPTO_MISMATCH);
+  CHECK_EQ_INT(dt_ed25519_verify(zero_key, msg, strlen(msg), sig), DT_CRYPTO_MISMATCH);
+  CHECK_EQ_INT(dt_ed25519_verify(key, msg, strlen(msg), zero_sig), DT_CRYPTO_MISMATCH);
+  memset(sig + 32, 0xff, 32);
+  CHECK_EQ_INT(dt_ed25519_verify(key, msg, strlen(msg), sig), DT_CRYPTO_MISMATCH);
+}
+
 /* ---- X-Twilio-Signature (spec/twilio.md §6) ---- */
 
 typedef struct {
@@ -269,5 +371,7 @@ static void test_twilio_json_body_and_websocket(void)
 TEST_MAIN(TEST(test_hmac_sha1_rfc2202), TEST(test_hmac_sha256_rfc4231),
           TEST(test_hmac_empty_key_and_message), TEST(test_sha256_nist),
           TEST(test_constant_time_equal), TEST(test_random_bytes), TEST(test_hs256_verify),
-          TEST(test_rs256_rejects_bad_pem), TEST(test_twilio_form_post_and_ports),
+          TEST(test_rs256_rejects_bad_pem), TEST(test_ed25519_rfc8032),
+          TEST(test_ed25519_telnyx_vector), TEST(test_ed25519_tampering), TEST(test_ed25519_hostile),
+          TEST(test_twilio_form_post_and_ports),
           TEST(test_twilio_repeated_keys), TEST(test_twilio_json_body_and_websocket))

@@ -117,8 +117,11 @@ class RunningServer {
 
 /** Runs the binary to completion: {status, stdout, stderr}. */
 function runCli(args, opts = {}) {
-  const r = spawnSync(BIN, args, { encoding: 'utf8', timeout: 30000, env: { ...process.env, ...(opts.env || {}) },
-    cwd: opts.cwd || os.tmpdir(), input: '' });
+  // `dialtone run` opens the database in its data directory: give each run its own.
+  const dataDir = makeDataDir();
+  const r = spawnSync(BIN, args, { encoding: 'utf8', timeout: 30000,
+    env: { ...process.env, DIALTONE_DATA_DIR: dataDir, ...(opts.env || {}) }, cwd: opts.cwd || os.tmpdir(), input: '' });
+  fs.rmSync(dataDir, { recursive: true, force: true });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
