@@ -3,9 +3,13 @@
 
 #include <lauxlib.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <uv.h>
 
+#include <openssl/crypto.h>
+
 #include "gen.h"
+#include "master_key.h"
 #include "settings.h"
 #include "store.h"
 #include "task.h"
@@ -51,6 +55,14 @@ int dt_cmd_run(const dt_config *cfg, const char *script_root, const char *file, 
     fprintf(stderr, "dialtone run: %s\n", err);
     return 1;
   }
+  uint8_t key[DT_MASTER_KEY_LEN];
+  if (dt_master_key_load(getenv(DT_MASTER_KEY_ENV), cfg->data_dir, key, err, sizeof err) != 0) {
+    fprintf(stderr, "dialtone run: %s\n", err);
+    dt_store_close(store);
+    return 1;
+  }
+  dt_store_set_master_key(store, key);
+  OPENSSL_cleanse(key, sizeof key);
   dt_gen_options opts = { script_root, cfg->lua_memory_limit, 0 };
   dt_gen *gen = dt_gen_bare(&opts, 1, err, sizeof err);
   if (!gen) {

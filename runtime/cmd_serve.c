@@ -5,14 +5,18 @@
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <uv.h>
+
+#include <openssl/crypto.h>
 
 #include "admin.h"
 #include "host.h"
 #include "http_client.h"
 #include "log.h"
+#include "master_key.h"
 #include "media_record.h"
 #include "metrics.h"
 #include "paths.h"
@@ -167,8 +171,16 @@ int dt_cmd_serve(const dt_config *cfg, const char *script_root)
   if (prepare_data_dir(cfg->data_dir) != 0) return 1;
   dt_media_set_data_dir(cfg->data_dir);
   dt_settings_publish(cfg);
+  uint8_t key[DT_MASTER_KEY_LEN];
+  if (dt_master_key_load(getenv(DT_MASTER_KEY_ENV), cfg->data_dir, key, err, sizeof err) != 0) {
+    dt_log(DT_LOG_ERROR, "cannot load the master key; not starting", "error", err, NULL);
+    return 1;
+  }
   dt_store *store;
-  if (dt_store_open_data_dir(cfg->data_dir, &store, err, sizeof err) != 0) {
+  int opened = dt_store_open_data_dir(cfg->data_dir, &store, err, sizeof err);
+  if (opened == 0) dt_store_set_master_key(store, key);
+  OPENSSL_cleanse(key, sizeof key);
+  if (opened != 0) {
     dt_log(DT_LOG_ERROR, "cannot open the database", "error", err, NULL);
     return 1;
   }

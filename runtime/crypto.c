@@ -1,9 +1,10 @@
-/* HMAC, SHA-256, comparison, randomness, RS256 signing and Ed25519 verification on OpenSSL 3's
- * EVP layer. Every failure path clears OpenSSL's error queue so a later, unrelated call never
- * sees it. */
+/* HMAC, SHA-256, comparison, randomness, RS256 signing, Ed25519 verification and AES-256-GCM
+ * on OpenSSL 3's EVP layer. Every failure path clears OpenSSL's error queue so a later,
+ * unrelated call never sees it. */
 #include "crypto.h"
 
 #include <limits.h>
+#include <string.h>
 
 #include <openssl/bio.h>
 #include <openssl/crypto.h>
@@ -152,4 +153,65 @@ const char *dt_crypto_strerror(int rc)
   case DT_CRYPTO_MISMATCH: return "bad signature";
   default: return "OpenSSL failure";
   }
+}
+
+/* Feeds n bytes through ctx: AAD when out is NULL. Skipped for n = 0 (OpenSSL wants a buffer). */
+static int gcm_update(EVP_CIPHER_CTX *ctx, int encrypt, uint8_t *out, const void *in, size_t n)
+{
+  int written = 0;
+  if (n == 0) return 1;
+  return encrypt ? EVP_EncryptUpdate(ctx, out, &written, in, (int)n) == 1
+                 : EVP_DecryptUpdate(ctx, out, &written, in, (int)n) == 1;
+}
+
+int dt_aes256_gcm_encrypt(const uint8_t key[DT_AES256_KEY_LEN], const uint8_t nonce[DT_GCM_NONCE_LEN],
+                          const void *aad, size_t aad_len, const void *plain, size_t len, uint8_t *out,
+                          uint8_t tag[DT_GCM_TAG_LEN])
+{
+  if (len > DT_GCM_MAX || aad_len > DT_GCM_MAX) return DT_CRYPTO_TOO_LARGE;
+  EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+  uint8_t last[16];
+  int n = 0;
+  int ok = ctx && EVP_EncryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, key, nonce) == 1 &&
+           gcm_update(ctx, 1, NULL, aad, aad_len) && gcm_update(ctx, 1, out, plain, len) &&
+           EVP_EncryptFinal_ex(ctx, last, &n) == 1 &&
+           EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, DT_GCM_TAG_LEN, tag) == 1;
+  EVP_CIPHER_CTX_free(ctx);
+  ERR_clear_error();
+  return ok ? 0 : DT_CRYPTO_ERR;
+}
+
+int dt_aes256_gcm_seal(const uint8_t key[DT_AES256_KEY_LEN], const void *aad, size_t aad_len,
+                       const void *plain, size_t len, uint8_t *out, size_t cap, size_t *out_len)
+{
+  if (len > DT_GCM_MAX) return DT_CRYPTO_TOO_LARGE;
+  if (cap < len + DT_GCM_OVERHEAD) return DT_CRYPTO_TOO_LARGE;
+  int rc = dt_random_bytes(out, DT_GCM_NONCE_LEN);
+  if (rc == 0)
+    rc = dt_aes256_gcm_encrypt(key, out, aad, aad_len, plain, len, out + DT_GCM_NONCE_LEN,
+                               out + DT_GCM_NONCE_LEN + len);
+  if (rc == 0) *out_len = len + DT_GCM_OVERHEAD;
+  return rc;
+}
+
+int dt_aes256_gcm_open(const uint8_t key[DT_AES256_KEY_LEN], const void *aad, size_t aad_len,
+                       const uint8_t *sealed, size_t sealed_len, uint8_t *out, size_t cap, size_t *out_len)
+{
+  if (sealed_len < DT_GCM_OVERHEAD) return DT_CRYPTO_MISMATCH;
+  size_t len = sealed_len - DT_GCM_OVERHEAD;
+  if (len > DT_GCM_MAX || aad_len > DT_GCM_MAX || cap < len) return DT_CRYPTO_TOO_LARGE;
+  /* OpenSSL's SET_TAG takes a non-const pointer. */
+  uint8_t tag[DT_GCM_TAG_LEN], last[16];
+  memcpy(tag, sealed + DT_GCM_NONCE_LEN + len, DT_GCM_TAG_LEN);
+  EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+  int n = 0, rc = DT_CRYPTO_ERR;
+  if (ctx && EVP_DecryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, key, sealed) == 1 &&
+      gcm_update(ctx, 0, NULL, aad, aad_len) && gcm_update(ctx, 0, out, sealed + DT_GCM_NONCE_LEN, len) &&
+      EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, DT_GCM_TAG_LEN, tag) == 1)
+    rc = EVP_DecryptFinal_ex(ctx, last, &n) == 1 ? 0 : DT_CRYPTO_MISMATCH;
+  EVP_CIPHER_CTX_free(ctx);
+  ERR_clear_error();
+  if (rc != 0) OPENSSL_cleanse(out, len);
+  else *out_len = len;
+  return rc;
 }

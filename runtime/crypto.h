@@ -1,6 +1,6 @@
 /* Cryptographic primitives on OpenSSL's EVP layer: HMAC-SHA1/SHA-256, SHA-256, constant-time
  * comparison, random bytes, RSASSA-PKCS1-v1_5 SHA-256 (RS256) signing with a PEM key and
- * Ed25519 signature verification.
+ * Ed25519 signature verification, AES-256-GCM for secrets at rest.
  * Base64 lives in base64.h; compact JWTs in jwt.h. */
 #ifndef DT_CRYPTO_H
 #define DT_CRYPTO_H
@@ -16,6 +16,11 @@
 #define DT_PEM_MAX (64 * 1024)
 #define DT_ED25519_KEY_LEN 32
 #define DT_ED25519_SIG_LEN 64
+#define DT_AES256_KEY_LEN 32
+#define DT_GCM_NONCE_LEN 12
+#define DT_GCM_TAG_LEN 16
+#define DT_GCM_OVERHEAD (DT_GCM_NONCE_LEN + DT_GCM_TAG_LEN)
+#define DT_GCM_MAX ((size_t)1 << 24) /* plaintext and AAD bytes */
 
 typedef enum { DT_HASH_SHA1, DT_HASH_SHA256 } dt_hash;
 
@@ -55,6 +60,21 @@ int dt_hs256_verify(const void *key, size_t key_len, const void *msg, size_t msg
  * including for a key that is not a valid curve point; DT_CRYPTO_ERR when OpenSSL fails. */
 int dt_ed25519_verify(const uint8_t pub[DT_ED25519_KEY_LEN], const void *msg, size_t msg_len,
                       const uint8_t sig[DT_ED25519_SIG_LEN]);
+
+/* AES-256-GCM encryption of len bytes of plain under key with a 96-bit nonce: len bytes of
+ * ciphertext to out, and the tag. The nonce must never be used twice with the same key. */
+int dt_aes256_gcm_encrypt(const uint8_t key[DT_AES256_KEY_LEN], const uint8_t nonce[DT_GCM_NONCE_LEN],
+                          const void *aad, size_t aad_len, const void *plain, size_t len, uint8_t *out,
+                          uint8_t tag[DT_GCM_TAG_LEN]);
+/* Seals plain with a fresh random nonce: out = nonce || ciphertext || tag, len +
+ * DT_GCM_OVERHEAD bytes (cap must hold them) in *out_len. */
+int dt_aes256_gcm_seal(const uint8_t key[DT_AES256_KEY_LEN], const void *aad, size_t aad_len,
+                       const void *plain, size_t len, uint8_t *out, size_t cap, size_t *out_len);
+/* Opens what dt_aes256_gcm_seal wrote: the plaintext (sealed_len - DT_GCM_OVERHEAD bytes, cap
+ * must hold them) to out. DT_CRYPTO_MISMATCH when the tag does not verify: another key,
+ * another AAD, or altered bytes; out is then zeroed. */
+int dt_aes256_gcm_open(const uint8_t key[DT_AES256_KEY_LEN], const void *aad, size_t aad_len,
+                       const uint8_t *sealed, size_t sealed_len, uint8_t *out, size_t cap, size_t *out_len);
 
 /* A short English description of a DT_CRYPTO_* code. */
 const char *dt_crypto_strerror(int rc);

@@ -18,6 +18,7 @@ int dt_lapi_crypto_open(lua_State *L);
 int dt_lapi_store_open(lua_State *L);
 int dt_lapi_config_open(lua_State *L);
 int dt_lapi_spawn_open(lua_State *L);
+int dt_lapi_assets_open(lua_State *L);
 
 /* Creates the global `dialtone` with every binding, then loads the runtime's Lua library
  * (lua/dialtone/router.lua supplies dialtone.route). Returns 0, or pushes an error message

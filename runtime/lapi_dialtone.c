@@ -33,7 +33,7 @@ int dt_lapi_open_all(lua_State *L)
     { "ws", dt_lapi_ws_open }, { "http", dt_lapi_http_open },
     { "codec", dt_lapi_codec_open }, { "media", dt_lapi_media_open },
     { "crypto", dt_lapi_crypto_open }, { "store", dt_lapi_store_open }, { "config", dt_lapi_config_open },
-    { "task", dt_lapi_spawn_open },
+    { "task", dt_lapi_spawn_open }, { "assets", dt_lapi_assets_open },
   };
   lua_newtable(L);
   for (size_t i = 0; i < sizeof modules / sizeof modules[0]; i++) {

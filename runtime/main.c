@@ -1,4 +1,4 @@
-/* The dialtone command line: serve, run, check, version, help. */
+/* The dialtone command line: serve, run, check, org, key, workflow, version, help. */
 #include <lua.h>
 #include <luajit.h>
 #include <stdio.h>
@@ -18,12 +18,20 @@ static void usage(FILE *out)
         "  serve               run the HTTP server on the scripts (default 127.0.0.1:8080)\n"
         "  run FILE.lua [ARGS] run a Lua script with the dialtone API; its return value is the exit status\n"
         "  check               load every script as a reload would; exit 1 with file:line on error\n"
+        "  org create NAME     create an organisation; prints its id and its API key (shown only this once)\n"
+        "  org list            list the organisations: id, name, created (ISO 8601)\n"
+        "  key rotate ORG      a new API key for the organisation (id or name); earlier keys stop working\n"
+        "  workflow add ORG NAME FLOW\n"
+        "                      add a workflow running scripts/workflows/FLOW.lua; prints its id\n"
         "  version             print the version\n"
         "  help                print this help\n\n"
         "flags (also DIALTONE_<NAME> environment variables and `name = value` lines in dialtone.conf):\n"
         "  --config FILE       configuration file (default ./dialtone.conf when present)\n",
         out);
   dt_config_print_help(out);
+  fputs("\nSecrets at rest are encrypted under the master key: DIALTONE_MASTER_KEY (64 hex digits or\n"
+        "base64 of 32 bytes), else <data_dir>/master.key (created on first start, mode 0600).\n",
+        out);
 }
 
 static int print_version(void)
@@ -46,6 +54,7 @@ static int run_split(int argc, char **argv)
 static int run_command(const char *cmd, dt_config *cfg, char **pos, int npos, int argc, char **argv, int file_at)
 {
   char root[1024], err[1200];
+  if (strcmp(cmd, "org") == 0 || strcmp(cmd, "key") == 0) return dt_cmd_org(cfg, NULL, cmd, pos, npos);
   if (dt_paths_script_root(cfg->script_dir, root, sizeof root, err, sizeof err) != 0) {
     fprintf(stderr, "dialtone: %s\n", err);
     return 1;
@@ -58,6 +67,7 @@ static int run_command(const char *cmd, dt_config *cfg, char **pos, int npos, in
     }
     return strcmp(cmd, "serve") == 0 ? dt_cmd_serve(cfg, root) : dt_cmd_check(cfg, root);
   }
+  if (strcmp(cmd, "workflow") == 0) return dt_cmd_org(cfg, root, cmd, pos, npos);
   return dt_cmd_run(cfg, root, argv[file_at], argc - file_at - 1, argv + file_at + 1);
 }
 
@@ -73,7 +83,8 @@ int main(int argc, char **argv)
     return 0;
   }
   if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) return print_version();
-  if (strcmp(cmd, "serve") && strcmp(cmd, "run") && strcmp(cmd, "check")) {
+  if (strcmp(cmd, "serve") && strcmp(cmd, "run") && strcmp(cmd, "check") && strcmp(cmd, "org") &&
+      strcmp(cmd, "key") && strcmp(cmd, "workflow")) {
     fprintf(stderr, "dialtone: unknown command '%s'\n", cmd);
     usage(stderr);
     return 2;

@@ -1,5 +1,6 @@
 /* The store's lifecycle: open with pragmas, numbered migrations, the prepared statements, the
- * process-wide current store. The queries on runs, events and nonces are in store_runs.c. */
+ * process-wide current store, the master key. The queries on runs, events and nonces are in
+ * store_runs.c; the others in store_orgs.c, store_configs.c, store_numbers.c, store_workflows.c. */
 #include "store_priv.h"
 
 #include <errno.h>
@@ -9,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include <openssl/crypto.h>
 
 #include "paths.h"
 
@@ -22,6 +25,7 @@ static const dt_store_column run_columns[] = {
   { "user_id", DT_STORE_TEXT, DT_STORE_ON_CREATE, DT_STORE_MAX_TEXT },
   { "provider", DT_STORE_TEXT, DT_STORE_ON_CREATE, DT_STORE_MAX_TEXT },
   { "config_name", DT_STORE_TEXT, DT_STORE_ON_CREATE, DT_STORE_MAX_TEXT },
+  { "config_id", DT_STORE_TEXT, DT_STORE_ON_CREATE, DT_STORE_MAX_TEXT },
   { "to_number", DT_STORE_TEXT, DT_STORE_ON_CREATE, DT_STORE_MAX_TEXT },
   { "from_number", DT_STORE_TEXT, DT_STORE_ON_CREATE, DT_STORE_MAX_TEXT },
   { "media_token", DT_STORE_TEXT, DT_STORE_ON_CREATE, DT_STORE_MAX_TEXT },
@@ -81,6 +85,12 @@ int dt_store_fail(dt_store *s, int code, const char *fmt, ...)
 const char *dt_store_error(const dt_store *s) { return s->err; }
 int dt_store_version(const dt_store *s) { return s->version; }
 void dt_store_set_current(dt_store *s) { current = s; }
+
+void dt_store_set_master_key(dt_store *s, const uint8_t key[32])
+{
+  memcpy(s->master_key, key, sizeof s->master_key);
+  s->has_master_key = 1;
+}
 dt_store *dt_store_current(void) { return current; }
 
 static double wall_clock(void)
@@ -216,7 +226,9 @@ void dt_store_close(dt_store *s)
   if (!s) return;
   if (current == s) current = NULL;
   for (size_t i = 0; i < DT_ST_COUNT; i++) sqlite3_finalize(s->st[i]);
+  dt_store_sql_free(s);
   sqlite3_close(s->db);
+  OPENSSL_cleanse(s->master_key, sizeof s->master_key);
   free(s);
 }
 

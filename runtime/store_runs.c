@@ -61,9 +61,6 @@ int dt_store_prepare(dt_store *s)
 {
   static const struct { int id; const char *sql; } fixed[] = {
     { DT_ST_RUN_GET, "SELECT * FROM workflow_runs WHERE id = ?1" },
-    { DT_ST_RUNS_ALL, "SELECT * FROM workflow_runs ORDER BY created_at DESC, rowid DESC LIMIT ?2 OFFSET ?3" },
-    { DT_ST_RUNS_BY_STATUS, "SELECT * FROM workflow_runs WHERE status = ?1 "
-      "ORDER BY created_at DESC, rowid DESC LIMIT ?2 OFFSET ?3" },
     { DT_ST_EVENTS, "SELECT id, run_id, received_at, source, raw, raw_status, status, outcome "
       "FROM call_events WHERE run_id = ?1 ORDER BY id" },
     { DT_ST_NONCE_CLAIM, "INSERT INTO webhook_nonces(key, expires_at) VALUES(?1, ?2) ON CONFLICT(key) "
@@ -89,25 +86,6 @@ static sqlite3_stmt *use(dt_store *s, int which)
   sqlite3_reset(s->st[which]);
   sqlite3_clear_bindings(s->st[which]);
   return s->st[which];
-}
-
-/* SQLite's message for the failure rc: the connection's own when it is about rc. */
-static int sqlite_fail(dt_store *s, int rc)
-{
-  const char *msg = sqlite3_extended_errcode(s->db) == rc ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc);
-  return dt_store_fail(s, DT_STORE_ERROR, "%s", msg);
-}
-
-/* Maps the result of stepping a write statement (or of binding it), then resets it. */
-static int done(dt_store *s, sqlite3_stmt *st, int rc)
-{
-  int out = DT_STORE_OK;
-  if (rc == SQLITE_CONSTRAINT_PRIMARYKEY) out = dt_store_fail(s, DT_STORE_EXISTS, "exists");
-  else if (rc == SQLITE_CONSTRAINT_FOREIGNKEY) out = dt_store_fail(s, DT_STORE_NOT_FOUND, "not found");
-  else if (rc != SQLITE_DONE) out = sqlite_fail(s, rc);
-  sqlite3_reset(st);
-  sqlite3_clear_bindings(st);
-  return out;
 }
 
 static int check_fields(dt_store *s, dt_store_table table, unsigned op, const dt_store_field *f, size_t n)
@@ -140,11 +118,6 @@ static int bind(sqlite3_stmt *st, int index, const dt_store_value *v)
   }
 }
 
-static int bind_text(sqlite3_stmt *st, int index, const char *text, size_t len)
-{
-  return sqlite3_bind_text(st, index, text, (int)len, SQLITE_STATIC);
-}
-
 /* Binds column i of each field at ?(base + stride * i) (and 1 at ?(base + stride * i - 1)
  * when flagged, for the update statement). */
 static int bind_fields(sqlite3_stmt *st, const dt_store_field *f, size_t n, int base, int stride, int flagged)
@@ -156,52 +129,6 @@ static int bind_fields(sqlite3_stmt *st, const dt_store_field *f, size_t n, int 
     if (rc != SQLITE_OK) return rc;
   }
   return SQLITE_OK;
-}
-
-static int cell_value(sqlite3_stmt *st, int i, dt_store_value *v)
-{
-  memset(v, 0, sizeof *v);
-  switch (sqlite3_column_type(st, i)) {
-  case SQLITE_NULL: return 0;
-  case SQLITE_INTEGER: v->type = DT_STORE_INTEGER; v->integer = sqlite3_column_int64(st, i); return 1;
-  case SQLITE_FLOAT: v->type = DT_STORE_REAL; v->real = sqlite3_column_double(st, i); return 1;
-  default:
-    v->type = DT_STORE_TEXT;
-    v->text = (const char *)sqlite3_column_text(st, i);
-    v->len = (size_t)sqlite3_column_bytes(st, i);
-    return v->text ? 1 : -1;
-  }
-}
-
-static int visit_row(sqlite3_stmt *st, const dt_store_visitor *v, void *ud)
-{
-  v->begin_row(ud);
-  for (int i = 0, n = sqlite3_column_count(st); i < n; i++) {
-    dt_store_value val;
-    int has = cell_value(st, i, &val);
-    const char *name = sqlite3_column_name(st, i);
-    if (has < 0 || !name) return -1;
-    if (has) v->cell(ud, name, &val);
-  }
-  v->end_row(ud);
-  return 0;
-}
-
-static int visit(dt_store *s, sqlite3_stmt *st, const dt_store_visitor *v, void *ud, size_t *rows)
-{
-  int rc;
-  *rows = 0;
-  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-    if (visit_row(st, v, ud) != 0) {
-      rc = SQLITE_NOMEM;
-      break;
-    }
-    (*rows)++;
-  }
-  int out = rc == SQLITE_DONE ? DT_STORE_OK : sqlite_fail(s, rc);
-  sqlite3_reset(st);
-  sqlite3_clear_bindings(st);
-  return out;
 }
 
 int dt_store_valid_id(const char *id, size_t len)
@@ -223,10 +150,10 @@ int dt_store_run_create(dt_store *s, const char *id, size_t id_len, const dt_sto
   int rc = check_fields(s, DT_STORE_RUNS, DT_STORE_ON_CREATE, fields, n);
   if (rc != DT_STORE_OK) return rc;
   sqlite3_stmt *st = use(s, DT_ST_RUN_INSERT);
-  rc = bind_text(st, 1, id, id_len);
+  rc = dt_store_bind_text(st, 1, id, id_len);
   if (rc == SQLITE_OK) rc = sqlite3_bind_double(st, 2, now);
   if (rc == SQLITE_OK) rc = bind_fields(st, fields, n, 3, 1, 0);
-  return done(s, st, rc == SQLITE_OK ? sqlite3_step(st) : rc);
+  return dt_store_done(s, st, rc == SQLITE_OK ? sqlite3_step(st) : rc);
 }
 
 int dt_store_run_get(dt_store *s, const char *id, size_t id_len, const dt_store_visitor *v, void *ud)
@@ -234,8 +161,8 @@ int dt_store_run_get(dt_store *s, const char *id, size_t id_len, const dt_store_
   if (!dt_store_valid_id(id, id_len)) return dt_store_fail(s, DT_STORE_NOT_FOUND, "not found");
   sqlite3_stmt *st = use(s, DT_ST_RUN_GET);
   size_t rows = 0;
-  int rc = bind_text(st, 1, id, id_len);
-  rc = rc == SQLITE_OK ? visit(s, st, v, ud, &rows) : sqlite_fail(s, rc);
+  int rc = dt_store_bind_text(st, 1, id, id_len);
+  rc = rc == SQLITE_OK ? dt_store_visit(s, st, v, ud, &rows) : dt_store_sqlite_fail(s, rc);
   if (rc == DT_STORE_OK && rows == 0) rc = dt_store_fail(s, DT_STORE_NOT_FOUND, "not found");
   return rc;
 }
@@ -247,27 +174,68 @@ int dt_store_run_update(dt_store *s, const char *id, size_t id_len, const dt_sto
   int rc = check_fields(s, DT_STORE_RUNS, DT_STORE_ON_UPDATE, fields, n);
   if (rc != DT_STORE_OK) return rc;
   sqlite3_stmt *st = use(s, DT_ST_RUN_UPDATE);
-  rc = bind_text(st, 1, id, id_len);
+  rc = dt_store_bind_text(st, 1, id, id_len);
   if (rc == SQLITE_OK) rc = sqlite3_bind_double(st, 2, now);
   if (rc == SQLITE_OK) rc = bind_fields(st, fields, n, 4, 2, 1);
-  rc = done(s, st, rc == SQLITE_OK ? sqlite3_step(st) : rc);
+  rc = dt_store_done(s, st, rc == SQLITE_OK ? sqlite3_step(st) : rc);
   if (rc == DT_STORE_OK && sqlite3_changes(s->db) == 0) rc = dt_store_fail(s, DT_STORE_NOT_FOUND, "not found");
   return rc;
 }
 
-int dt_store_runs_list(dt_store *s, const char *status, size_t status_len, int limit, int64_t offset,
+/* The listing and the count for each combination of filters: bit 1 status, bit 2 organisation. */
+#define RUNS_WHERE_STATUS " WHERE status = ?1"
+#define RUNS_WHERE_ORG " WHERE organization_id = ?4"
+#define RUNS_WHERE_BOTH " WHERE status = ?1 AND organization_id = ?4"
+#define RUNS_PAGE " ORDER BY created_at DESC, rowid DESC LIMIT ?2 OFFSET ?3"
+static const char *const runs_list_sql[4] = {
+  "SELECT * FROM workflow_runs" RUNS_PAGE, "SELECT * FROM workflow_runs" RUNS_WHERE_STATUS RUNS_PAGE,
+  "SELECT * FROM workflow_runs" RUNS_WHERE_ORG RUNS_PAGE, "SELECT * FROM workflow_runs" RUNS_WHERE_BOTH RUNS_PAGE,
+};
+static const char *const runs_count_sql[4] = {
+  "SELECT COUNT(*) FROM workflow_runs", "SELECT COUNT(*) FROM workflow_runs" RUNS_WHERE_STATUS,
+  "SELECT COUNT(*) FROM workflow_runs" RUNS_WHERE_ORG, "SELECT COUNT(*) FROM workflow_runs" RUNS_WHERE_BOTH,
+};
+
+/* The statement of the filter's combination among sql, with the filter bound, in *out. */
+static int filtered(dt_store *s, const char *const sql[4], const dt_store_run_filter *f, sqlite3_stmt **out)
+{
+  if ((f->status && f->status_len > DT_STORE_MAX_TEXT) ||
+      (f->organization_id && f->organization_id_len > DT_STORE_MAX_TEXT))
+    return dt_store_fail(s, DT_STORE_INVALID, "a filter is longer than %d bytes", DT_STORE_MAX_TEXT);
+  sqlite3_stmt *st = dt_store_sql(s, sql[(f->status ? 1 : 0) | (f->organization_id ? 2 : 0)]);
+  if (!st) return DT_STORE_ERROR;
+  int rc = f->status ? dt_store_bind_text(st, 1, f->status, f->status_len) : SQLITE_OK;
+  if (rc == SQLITE_OK && f->organization_id) rc = dt_store_bind_text(st, 4, f->organization_id, f->organization_id_len);
+  if (rc != SQLITE_OK) return dt_store_sqlite_fail(s, rc);
+  *out = st;
+  return DT_STORE_OK;
+}
+
+int dt_store_runs_list(dt_store *s, const dt_store_run_filter *f, int limit, int64_t offset,
                        const dt_store_visitor *v, void *ud)
 {
   if (limit < 1 || limit > DT_STORE_MAX_LIST || offset < 0)
     return dt_store_fail(s, DT_STORE_INVALID, "limit must be 1..%d and offset >= 0", DT_STORE_MAX_LIST);
-  if (status && status_len > DT_STORE_MAX_TEXT)
-    return dt_store_fail(s, DT_STORE_INVALID, "status is longer than %d bytes", DT_STORE_MAX_TEXT);
-  sqlite3_stmt *st = use(s, status ? DT_ST_RUNS_BY_STATUS : DT_ST_RUNS_ALL);
-  int rc = status ? bind_text(st, 1, status, status_len) : SQLITE_OK;
-  if (rc == SQLITE_OK) rc = sqlite3_bind_int(st, 2, limit);
+  sqlite3_stmt *st = NULL;
+  int rc = filtered(s, runs_list_sql, f, &st);
+  if (rc != DT_STORE_OK) return rc;
+  rc = sqlite3_bind_int(st, 2, limit);
   if (rc == SQLITE_OK) rc = sqlite3_bind_int64(st, 3, offset);
   size_t rows;
-  return rc == SQLITE_OK ? visit(s, st, v, ud, &rows) : sqlite_fail(s, rc);
+  return rc == SQLITE_OK ? dt_store_visit(s, st, v, ud, &rows) : dt_store_sqlite_fail(s, rc);
+}
+
+int dt_store_runs_count(dt_store *s, const dt_store_run_filter *f, int64_t *count)
+{
+  sqlite3_stmt *st = NULL;
+  int rc = filtered(s, runs_count_sql, f, &st);
+  if (rc != DT_STORE_OK) return rc;
+  rc = sqlite3_step(st);
+  if (rc == SQLITE_ROW) *count = sqlite3_column_int64(st, 0);
+  int out = rc == SQLITE_ROW ? DT_STORE_OK : dt_store_sqlite_fail(s, rc);
+  sqlite3_reset(st);
+  sqlite3_clear_bindings(st);
+  return out;
 }
 
 int dt_store_event_add(dt_store *s, const char *run_id, size_t run_id_len, const dt_store_field *fields,
@@ -277,10 +245,10 @@ int dt_store_event_add(dt_store *s, const char *run_id, size_t run_id_len, const
   int rc = check_fields(s, DT_STORE_EVENTS, DT_STORE_ON_CREATE, fields, n);
   if (rc != DT_STORE_OK) return rc;
   sqlite3_stmt *st = use(s, DT_ST_EVENT_INSERT);
-  rc = bind_text(st, 1, run_id, run_id_len);
+  rc = dt_store_bind_text(st, 1, run_id, run_id_len);
   if (rc == SQLITE_OK) rc = sqlite3_bind_double(st, 2, now);
   if (rc == SQLITE_OK) rc = bind_fields(st, fields, n, 3, 1, 0);
-  rc = done(s, st, rc == SQLITE_OK ? sqlite3_step(st) : rc);
+  rc = dt_store_done(s, st, rc == SQLITE_OK ? sqlite3_step(st) : rc);
   if (rc == DT_STORE_OK) *event_id = sqlite3_last_insert_rowid(s->db);
   return rc;
 }
@@ -291,8 +259,8 @@ int dt_store_events_list(dt_store *s, const char *run_id, size_t run_id_len, con
   if (!dt_store_valid_id(run_id, run_id_len)) return DT_STORE_OK;
   sqlite3_stmt *st = use(s, DT_ST_EVENTS);
   size_t rows;
-  int rc = bind_text(st, 1, run_id, run_id_len);
-  return rc == SQLITE_OK ? visit(s, st, v, ud, &rows) : sqlite_fail(s, rc);
+  int rc = dt_store_bind_text(st, 1, run_id, run_id_len);
+  return rc == SQLITE_OK ? dt_store_visit(s, st, v, ud, &rows) : dt_store_sqlite_fail(s, rc);
 }
 
 static int purge_nonces(dt_store *s, double now)
@@ -300,7 +268,7 @@ static int purge_nonces(dt_store *s, double now)
   if (now < s->next_purge) return DT_STORE_OK;
   sqlite3_stmt *st = use(s, DT_ST_NONCE_PURGE);
   int rc = sqlite3_bind_double(st, 1, now);
-  rc = done(s, st, rc == SQLITE_OK ? sqlite3_step(st) : rc);
+  rc = dt_store_done(s, st, rc == SQLITE_OK ? sqlite3_step(st) : rc);
   if (rc == DT_STORE_OK) s->next_purge = now + PURGE_INTERVAL;
   return rc;
 }
@@ -314,9 +282,9 @@ int dt_store_nonce_claim(dt_store *s, const char *key, size_t key_len, double tt
   int rc = purge_nonces(s, now);
   if (rc != DT_STORE_OK) return rc;
   sqlite3_stmt *st = use(s, DT_ST_NONCE_CLAIM);
-  rc = bind_text(st, 1, key, key_len);
+  rc = dt_store_bind_text(st, 1, key, key_len);
   if (rc == SQLITE_OK) rc = sqlite3_bind_double(st, 2, now + ttl);
   if (rc == SQLITE_OK) rc = sqlite3_bind_double(st, 3, now);
-  rc = done(s, st, rc == SQLITE_OK ? sqlite3_step(st) : rc);
+  rc = dt_store_done(s, st, rc == SQLITE_OK ? sqlite3_step(st) : rc);
   return rc == DT_STORE_OK ? sqlite3_changes(s->db) == 1 : rc;
 }

@@ -22,6 +22,32 @@ const dt_store_migration dt_store_schema[] = {
     "CREATE INDEX call_events_run ON call_events(run_id);"
     "CREATE TABLE webhook_nonces (key TEXT PRIMARY KEY NOT NULL, expires_at REAL NOT NULL) STRICT;"
     "CREATE INDEX webhook_nonces_expiry ON webhook_nonces(expires_at);" },
+  /* Organisations (API keys hashed), telephony configurations (secrets sealed under the master
+   * key, at most one default per organisation), phone numbers, workflows; runs name their
+   * configuration. */
+  { 2,
+    "CREATE TABLE organizations ("
+    " id TEXT PRIMARY KEY NOT NULL, name TEXT NOT NULL UNIQUE, created_at REAL NOT NULL) STRICT;"
+    "CREATE TABLE api_keys ("
+    " id INTEGER PRIMARY KEY, organization_id TEXT NOT NULL REFERENCES organizations(id),"
+    " key_hash TEXT NOT NULL UNIQUE, prefix TEXT NOT NULL, created_at REAL NOT NULL, revoked_at REAL) STRICT;"
+    "CREATE INDEX api_keys_org ON api_keys(organization_id);"
+    "CREATE TABLE telephony_configs ("
+    " id TEXT PRIMARY KEY NOT NULL, organization_id TEXT NOT NULL REFERENCES organizations(id),"
+    " name TEXT NOT NULL, provider TEXT NOT NULL, settings TEXT NOT NULL, secrets BLOB,"
+    " is_default INTEGER NOT NULL, created_at REAL NOT NULL, updated_at REAL NOT NULL,"
+    " UNIQUE(organization_id, name)) STRICT;"
+    "CREATE UNIQUE INDEX telephony_configs_default ON telephony_configs(organization_id) WHERE is_default = 1;"
+    "CREATE TABLE phone_numbers ("
+    " id INTEGER PRIMARY KEY, organization_id TEXT NOT NULL REFERENCES organizations(id),"
+    " config_id TEXT NOT NULL REFERENCES telephony_configs(id) ON DELETE CASCADE,"
+    " number TEXT NOT NULL, created_at REAL NOT NULL, UNIQUE(config_id, number)) STRICT;"
+    "CREATE TABLE workflows ("
+    " id TEXT PRIMARY KEY NOT NULL, organization_id TEXT NOT NULL REFERENCES organizations(id),"
+    " name TEXT NOT NULL, flow TEXT NOT NULL, settings TEXT NOT NULL DEFAULT '{}',"
+    " created_at REAL NOT NULL, UNIQUE(organization_id, name)) STRICT;"
+    "ALTER TABLE workflow_runs ADD COLUMN config_id TEXT;"
+    "CREATE INDEX workflow_runs_org ON workflow_runs(organization_id, created_at);" },
 };
 
 const size_t dt_store_schema_count = sizeof dt_store_schema / sizeof dt_store_schema[0];

@@ -206,6 +206,17 @@ route.post(PREFIX .. "/twilio/status-callback/{workflow_run_id}", status_callbac
 route.post(PREFIX .. "/vonage/events/{workflow_run_id}", status_callback)
 route.post(PREFIX .. "/events/{workflow_run_id}", status_callback)
 
+--- Asks the carrier to end a run's call once its workflow is done, for providers whose call
+--- outlives the media stream (hangup_call is optional in the contract).
+---@param provider table
+---@param run_id string
+local function end_carrier_call(provider, run_id)
+  local run = store.get_run(run_id)
+  if not provider.hangup_call or not run or not run.call_id or (run.status and status.is_final(run.status)) then return end
+  local ok, err = provider.hangup_call(run.call_id)
+  if not ok then log.warn("carrier hangup failed", { run = run_id, provider = provider.name, error = tostring(err) }) end
+end
+
 --- The media WebSocket: only for a run waiting for media, and only with the run's token (a
 --- custom parameter `token` of the stream's start, or `token` in the URL's query).
 route.ws(PREFIX .. "/ws/{workflow_id}/{user_id}/{workflow_run_id}", function(req)
@@ -241,6 +252,7 @@ route.ws(PREFIX .. "/ws/{workflow_id}/{user_id}/{workflow_run_id}", function(req
   local ok, failure = pcall(wf.run, call)
   call:hangup()
   store.update_run(run.id, { media_state = "done" })
+  end_carrier_call(provider, run.id)
   if not ok then error(failure, 0) end
   return nil
 end)

@@ -347,6 +347,19 @@ local function build(config, opts)
     return nil, "telnyx does not fetch a webhook document: streaming is requested at dial time"
   end
 
+  --- Ends the call at Telnyx (POST /v2/calls/{id}/actions/hangup). The endpoint calls it when the
+  --- workflow is done: a stream requested at dial time does not end the call when it closes.
+  --- A call that has already ended (HTTP 422, code 90018) counts as hung up.
+  ---@param call_id string
+  ---@return boolean|nil, string|nil
+  function p.hangup_call(call_id)
+    if not is_text(call_id) then return nil, "telnyx: call_id must be a non-empty string" end
+    local data, err = api("POST", "/calls/" .. url.encode(call_id) .. "/actions/hangup", {})
+    if data then return true end
+    if tostring(err):find("(code 90018)", 1, true) then return true end
+    return nil, err
+  end
+
   --- Telnyx Call Control does not report a call's cost (billing is in the portal and detail
   --- records), so there is nothing to wait for: the error is final, not "not priced yet".
   ---@param call_id string

@@ -26,6 +26,9 @@
 ---   signature_header  (optional) the lowercase name of the request header carrying the carrier's
 ---           webhook signature; the endpoints pass its value as `signature` to
 ---           verify_webhook_signature (e.g. "x-twilio-signature", "authorization")
+---   hangup_call  (optional) hangup_call(call_id) -> true | nil, err: ends the call at the carrier.
+---           The media endpoint calls it when the workflow returns, for carriers whose call
+---           outlives its media stream (closing the stream is enough for Twilio's <Connect>).
 ---   new     (optional) new(config) -> an instance bound to one account's configuration (a table
 ---           of the configuration fields' values) that meets this contract too. A provider
 ---           without `new` takes no configuration: the module itself is the instance.
@@ -150,6 +153,9 @@ function provider.validate(p)
   check_audio(p.audio, problems)
   if p.signature_header ~= nil and (type(p.signature_header) ~= "string" or not p.signature_header:find("^[a-z0-9-]+$")) then
     problems[#problems + 1] = "signature_header must be a lowercase header name"
+  end
+  if p.hangup_call ~= nil and type(p.hangup_call) ~= "function" then
+    problems[#problems + 1] = "hangup_call must be a function hangup_call(call_id)"
   end
   if p.new ~= nil and type(p.new) ~= "function" then
     problems[#problems + 1] = "new must be a function new(config)"

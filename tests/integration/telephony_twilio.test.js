@@ -36,7 +36,6 @@ before(async () => {
 });
 
 after(async () => {
-  if (process.env.DUMP_LOG) console.error(server.log);
   await server.stop();
   await fake.close();
 });

@@ -1,6 +1,7 @@
 /* crypto: RFC 2202 HMAC-SHA1, RFC 4231 HMAC-SHA256, NIST SHA-256, comparison, randomness,
- * RFC 8032 Ed25519 with the Telnyx vector of spec/telnyx-plivo.md A.2, and every
- * X-Twilio-Signature vector of spec/twilio.md §6. */
+ * RFC 8032 Ed25519 with the Telnyx vector of spec/telnyx-plivo.md A.2, AES-256-GCM with the
+ * GCM specification's test cases (McGrew & Viega, as published by NIST) and a NIST CAVP
+ * vector, and every X-Twilio-Signature vector of spec/twilio.md §6. */
 #include "crypto.h"
 
 #include <stdlib.h>
@@ -368,10 +369,91 @@ static void test_twilio_json_body_and_websocket(void)
   CHECK(twilio_signature_is("wss://mycompany.com/media", NULL, 0, "okykUWKkAOgQseVjzERZh4soLeU="));
 }
 
+/* ---- AES-256-GCM ---- */
+
+typedef struct {
+  const char *key, *iv, *plain, *aad, *cipher, *tag;
+} gcm_vector;
+
+/* GCM spec test cases 13, 14 and 16 (AES-256, 96-bit IV) and CAVP gcmEncryptExtIV256 count 0. */
+static const gcm_vector gcm_vectors[] = {
+  { "0000000000000000000000000000000000000000000000000000000000000000", "000000000000000000000000", "", "", "",
+    "530f8afbc74536b9a963b4f1c4cb738b" },
+  { "0000000000000000000000000000000000000000000000000000000000000000", "000000000000000000000000",
+    "00000000000000000000000000000000", "", "cea7403d4d606b6e074ec5d3baf39d18", "d0d1c8a799996bf0265b98b5d48ab919" },
+  { "feffe9928665731c6d6a8f9467308308feffe9928665731c6d6a8f9467308308", "cafebabefacedbaddecaf888",
+    "d9313225f88406e5a55909c5aff5269a86a7a9531534f7da2e4c303d8a318a721c3c0c95956809532fcf0e2449a6b525b16aedf5aa0de657ba637b39",
+    "feedfacedeadbeeffeedfacedeadbeefabaddad2",
+    "522dc1f099567d07f47f37a32a84427d643a8cdcbfe5c0c97598a2bd2555d1aa8cb08e48590dbb3da7b08b1056828838c5f61e6393ba7a0abcc9f662",
+    "76fc6ece0f4e1768cddf8853bb2d551b" },
+  { "b52c505a37d78eda5dd34f20c22540ea1b58963cf8e5bf8ffa85f9f2492505b4", "516c33929df5a3284ff463d7", "", "", "",
+    "bdc1ac884d332457a1d2664f168c76f0" },
+};
+
+static void test_aes_gcm_vectors(void)
+{
+  for (size_t i = 0; i < sizeof gcm_vectors / sizeof gcm_vectors[0]; i++) {
+    const gcm_vector *v = &gcm_vectors[i];
+    uint8_t key[32], iv[12], plain[64], aad[32], cipher[64], tag[16], sealed[128], opened[64];
+    size_t n = strlen(v->plain) / 2, a = strlen(v->aad) / 2, len = 0;
+    char hex[129];
+    CHECK(from_hex(v->key, key, 32) && from_hex(v->iv, iv, 12) && from_hex(v->plain, plain, n) &&
+          from_hex(v->aad, aad, a));
+    CHECK_EQ_INT(dt_aes256_gcm_encrypt(key, iv, aad, a, plain, n, cipher, tag), 0);
+    to_hex(cipher, n, hex);
+    CHECK_EQ_STR(hex, v->cipher);
+    to_hex(tag, 16, hex);
+    CHECK_EQ_STR(hex, v->tag);
+    /* The sealed layout is nonce || ciphertext || tag: the vector opens. */
+    memcpy(sealed, iv, 12);
+    memcpy(sealed + 12, cipher, n);
+    memcpy(sealed + 12 + n, tag, 16);
+    CHECK_EQ_INT(dt_aes256_gcm_open(key, aad, a, sealed, n + DT_GCM_OVERHEAD, opened, sizeof opened, &len), 0);
+    CHECK_EQ_INT(len, n);
+    CHECK(memcmp(opened, plain, n) == 0);
+  }
+}
+
+static void test_aes_gcm_seal_open_and_tampering(void)
+{
+  uint8_t key[32], other[32], sealed[64 + DT_GCM_OVERHEAD], again[64 + DT_GCM_OVERHEAD], out[64];
+  const char msg[] = "{\"auth_token\":\"s3cret\"}";
+  const char aad[] = "telephony_configs:cfg_1";
+  size_t n = strlen(msg), len = 0, len2 = 0;
+  memset(key, 7, sizeof key);
+  memcpy(other, key, sizeof other);
+  other[31] ^= 1;
+  CHECK_EQ_INT(dt_aes256_gcm_seal(key, aad, strlen(aad), msg, n, sealed, sizeof sealed, &len), 0);
+  CHECK_EQ_INT(len, n + DT_GCM_OVERHEAD);
+  CHECK(memmem(sealed, len, "s3cret", 6) == NULL);
+  /* A fresh nonce each time: sealing the same text twice gives different bytes. */
+  CHECK_EQ_INT(dt_aes256_gcm_seal(key, aad, strlen(aad), msg, n, again, sizeof again, &len2), 0);
+  CHECK(memcmp(sealed, again, 12) != 0 && memcmp(sealed, again, len) != 0);
+  CHECK_EQ_INT(dt_aes256_gcm_open(key, aad, strlen(aad), sealed, len, out, sizeof out, &len2), 0);
+  CHECK(len2 == n && memcmp(out, msg, n) == 0);
+  /* Every single flipped bit (nonce, ciphertext or tag), another key, another AAD: refused. */
+  for (size_t i = 0; i < len; i++) {
+    sealed[i] ^= 0x10;
+    CHECK_EQ_INT(dt_aes256_gcm_open(key, aad, strlen(aad), sealed, len, out, sizeof out, &len2), DT_CRYPTO_MISMATCH);
+    sealed[i] ^= 0x10;
+  }
+  CHECK_EQ_INT(dt_aes256_gcm_open(other, aad, strlen(aad), sealed, len, out, sizeof out, &len2), DT_CRYPTO_MISMATCH);
+  for (size_t i = 0; i < n; i++) CHECK(out[i] == 0); /* nothing of a refused plaintext is left */
+  CHECK_EQ_INT(dt_aes256_gcm_open(key, "telephony_configs:cfg_2", 23, sealed, len, out, sizeof out, &len2),
+               DT_CRYPTO_MISMATCH);
+  /* Truncated below nonce + tag, or a buffer too small. */
+  CHECK_EQ_INT(dt_aes256_gcm_open(key, aad, strlen(aad), sealed, DT_GCM_OVERHEAD - 1, out, sizeof out, &len2),
+               DT_CRYPTO_MISMATCH);
+  CHECK_EQ_INT(dt_aes256_gcm_open(key, aad, strlen(aad), sealed, len - 1, out, sizeof out, &len2), DT_CRYPTO_MISMATCH);
+  CHECK_EQ_INT(dt_aes256_gcm_open(key, aad, strlen(aad), sealed, len, out, n - 1, &len2), DT_CRYPTO_TOO_LARGE);
+  CHECK_EQ_INT(dt_aes256_gcm_seal(key, aad, strlen(aad), msg, n, again, n + DT_GCM_OVERHEAD - 1, &len2), DT_CRYPTO_TOO_LARGE);
+}
+
 TEST_MAIN(TEST(test_hmac_sha1_rfc2202), TEST(test_hmac_sha256_rfc4231),
           TEST(test_hmac_empty_key_and_message), TEST(test_sha256_nist),
           TEST(test_constant_time_equal), TEST(test_random_bytes), TEST(test_hs256_verify),
           TEST(test_rs256_rejects_bad_pem), TEST(test_ed25519_rfc8032),
           TEST(test_ed25519_telnyx_vector), TEST(test_ed25519_tampering), TEST(test_ed25519_hostile),
+          TEST(test_aes_gcm_vectors), TEST(test_aes_gcm_seal_open_and_tampering),
           TEST(test_twilio_form_post_and_ports),
           TEST(test_twilio_repeated_keys), TEST(test_twilio_json_body_and_websocket))

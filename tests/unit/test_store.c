@@ -315,34 +315,35 @@ static void test_list_runs(void)
   new_path(path, sizeof path);
   dt_store *s = open_ok(path);
   rows_copy r = { .rows = 0 };
+  const dt_store_run_filter any = { NULL, 0, NULL, 0 }, completed = { "completed", 9, NULL, 0 };
   const char *ids[] = { "a", "b", "c", "d", "e" };
   for (int i = 0; i < 5; i++) {
     dt_store_field st = str_field(DT_STORE_RUNS, "status", i % 2 ? "completed" : "ringing");
     CHECK_EQ_INT(create(s, ids[i], &st, 1, 2000 + i), DT_STORE_OK);
   }
-  CHECK_EQ_INT(dt_store_runs_list(s, NULL, 0, 50, 0, &collect, &r), DT_STORE_OK);
+  CHECK_EQ_INT(dt_store_runs_list(s, &any, 50, 0, &collect, &r), DT_STORE_OK);
   CHECK_EQ_INT(r.rows, 5);
   CHECK_EQ_STR(text_of(&r, 0, "id"), "e");
   CHECK_EQ_STR(text_of(&r, 4, "id"), "a");
   rows_free(&r);
-  CHECK_EQ_INT(dt_store_runs_list(s, NULL, 0, 2, 1, &collect, &r), DT_STORE_OK);
+  CHECK_EQ_INT(dt_store_runs_list(s, &any, 2, 1, &collect, &r), DT_STORE_OK);
   CHECK_EQ_INT(r.rows, 2);
   CHECK_EQ_STR(text_of(&r, 0, "id"), "d");
   CHECK_EQ_STR(text_of(&r, 1, "id"), "c");
   rows_free(&r);
-  CHECK_EQ_INT(dt_store_runs_list(s, "completed", 9, 50, 0, &collect, &r), DT_STORE_OK);
+  CHECK_EQ_INT(dt_store_runs_list(s, &completed, 50, 0, &collect, &r), DT_STORE_OK);
   CHECK_EQ_INT(r.rows, 2);
   CHECK_EQ_STR(text_of(&r, 0, "id"), "d");
   CHECK_EQ_STR(text_of(&r, 1, "id"), "b");
   rows_free(&r);
   /* Same second: the one created last comes first. */
   CHECK_EQ_INT(create(s, "f", NULL, 0, 2004), DT_STORE_OK);
-  CHECK_EQ_INT(dt_store_runs_list(s, NULL, 0, 1, 0, &collect, &r), DT_STORE_OK);
+  CHECK_EQ_INT(dt_store_runs_list(s, &any, 1, 0, &collect, &r), DT_STORE_OK);
   CHECK_EQ_STR(text_of(&r, 0, "id"), "f");
   rows_free(&r);
-  CHECK_EQ_INT(dt_store_runs_list(s, NULL, 0, 0, 0, &collect, &r), DT_STORE_INVALID);
-  CHECK_EQ_INT(dt_store_runs_list(s, NULL, 0, DT_STORE_MAX_LIST + 1, 0, &collect, &r), DT_STORE_INVALID);
-  CHECK_EQ_INT(dt_store_runs_list(s, NULL, 0, 10, -1, &collect, &r), DT_STORE_INVALID);
+  CHECK_EQ_INT(dt_store_runs_list(s, &any, 0, 0, &collect, &r), DT_STORE_INVALID);
+  CHECK_EQ_INT(dt_store_runs_list(s, &any, DT_STORE_MAX_LIST + 1, 0, &collect, &r), DT_STORE_INVALID);
+  CHECK_EQ_INT(dt_store_runs_list(s, &any, 10, -1, &collect, &r), DT_STORE_INVALID);
   dt_store_close(s);
 }
 
@@ -479,7 +480,8 @@ static void test_hostile_values(void)
   CHECK_EQ_INT(query_int(path, "SELECT COUNT(*) FROM workflow_runs"), 1);
   /* A status that looks like SQL matches only itself. */
   rows_free(&r);
-  CHECK_EQ_INT(dt_store_runs_list(s, "' OR '1'='1", 11, 10, 0, &collect, &r), DT_STORE_OK);
+  const dt_store_run_filter injection = { "' OR '1'='1", 11, NULL, 0 };
+  CHECK_EQ_INT(dt_store_runs_list(s, &injection, 10, 0, &collect, &r), DT_STORE_OK);
   CHECK_EQ_INT(r.rows, 0);
 
   char big[DT_STORE_MAX_TEXT + 2];

@@ -48,10 +48,11 @@
 //   call.release()           lets its script start (it also starts by itself `autoStartMs` after
 //                            the dial, unless that is null: then the test releases it once the
 //                            initiate request has answered, so no event can overtake the dial)
-//   await call.done          the whole script has run; call.error holds what went wrong, if anything
+//   await call.done          the whole script has run; call.error holds what went wrong (a stream
+//                            refused at the handshake, an unreachable webhook_url), if anything
 //   call.webhooks            every webhook posted: {type, id, status, json, event}
 //   call.media               what the server sent on the stream (s.got above), or null
-//   call.streamClose         the stream's close code, or 'refused: <why>' (null: never opened)
+//   call.streamClose         the stream's close code (null: never opened)
 //   call.closedBy            'server' or 'telnyx': who ended the stream
 // The script: signed call.initiated to the dial's webhook_url; unless the scenario's outcome is a
 // hangup_cause (user_busy, no_answer, timeout, ...) ending the call there, call.answered, the
@@ -76,7 +77,6 @@ const SCENARIO = {
   holdMs: 200,                // time on the stream after the digits before Telnyx stops it
   waitForServerClose: false,  // keep the stream open until the server closes it (at most 10 s)
   hangupCause: 'normal_clearing',
-  streamingEvents: true,      // streaming.started / streaming.stopped around the stream
   duplicateAnswered: false,   // call.answered twice (two event ids)
   lateInitiated: false,       // call.initiated after call.answered (or after the hangup, unanswered)
   lateAnswered: false,        // call.answered again after call.hangup
@@ -173,15 +173,9 @@ class FakeCall {
 
   async stream(s) {
     const url = this.body.stream_url;
-    let stream;
-    try {
-      stream = await this.fake.stream(url, { callId: this.id, from: this.body.from, to: this.body.to });
-    } catch (e) {
-      this.streamClose = `refused: ${e.message}`;
-      return;
-    }
+    const stream = await this.fake.stream(url, { callId: this.id, from: this.body.from, to: this.body.to });
     this.media = stream.got;
-    if (s.streamingEvents) await this.webhook('streaming.started', { stream_url: url });
+    await this.webhook('streaming.started', { stream_url: url });
     for (let i = 0; i < s.frames; i++) {
       stream.media(Buffer.alloc(160, 0x10 + (i % 64)));
       await sleep(s.frameIntervalMs);
@@ -198,7 +192,7 @@ class FakeCall {
       stream.ws.close(1000);
     }
     this.streamClose = await stream.closed;
-    if (s.streamingEvents) await this.webhook('streaming.stopped', { stream_url: url });
+    await this.webhook('streaming.stopped', { stream_url: url });
   }
 }
 
@@ -273,6 +267,14 @@ class FakeTelnyx {
       return sendJson(res, 200, { data: { record_type: 'call', call_control_id: call.id, call_leg_id: call.legId,
         call_session_id: call.sessionId, is_alive: call.alive, call_duration: call.alive ? 3 : 0,
         client_state: call.body.client_state } });
+    }
+    const hangup = /^\/v2\/calls\/([^/]+)\/actions\/hangup$/.exec(u.pathname);
+    if (method === 'POST' && hangup) {
+      const call = this.calls.get(decodeURIComponent(hangup[1]));
+      if (!call) return sendJson(res, 404, telnyxError('10005', 'Resource not found', 'Call not found.'));
+      if (!call.alive) return sendJson(res, 422, telnyxError('90018', 'Call has already ended', 'This call is no longer active.'));
+      call.hungUpByApi = true;
+      return sendJson(res, 200, { data: { result: 'ok' } });
     }
     if (method === 'GET' && u.pathname === '/v2/phone_numbers') return this.phoneNumbers(u, res);
     return sendJson(res, 404, telnyxError('10005', 'Resource not found', `${method} ${u.pathname}`));

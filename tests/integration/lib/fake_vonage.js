@@ -67,7 +67,8 @@ const DEFAULT_SCENARIO = {
   frameIntervalMs: 5,
   digits: '',                // websocket:dtmf events sent after the frames
   holdMs: 200,               // time on the socket after the digits before Vonage closes it
-  waitForServerClose: false, // keep the socket open until the server closes it
+  waitForServerClose: false, // keep the socket open until the server closes it (at most closeWaitMs)
+  closeWaitMs: 10000,
   legEvents: true,           // post the WebSocket leg's own events to the connect's eventUrl
   detection: false,          // post machine-detection results ("human", "machine") once answered
   duplicateAnswered: false,  // post "answered" twice
@@ -172,8 +173,10 @@ function l16Frame(rate, k) {
 
 /** One created call played as Vonage plays it (see the header). */
 class FakeVonageCall {
-  constructor(fake, uuid, body) {
+  /** later(fn, ms): a timer the fake cancels when it closes. */
+  constructor(fake, uuid, body, later) {
     this.fake = fake;
+    this.later = later;
     this.uuid = uuid;
     this.body = body;
     this.events = [];
@@ -246,7 +249,8 @@ class FakeVonageCall {
       if (s.legEvents) await this.event('websocket', status, { url: eventUrl, extra: { uuid: legUuid, to: uri, headers, ...extra } });
     };
     await leg('started');
-    const ws = new WebSocket(uri);
+    const ws = new WebSocket(uri, { handshakeTimeout: 5000 });
+    ws.on('message', (data, isBinary) => this.command(ws, data, isBinary));
     const closed = new Promise((resolve) => ws.on('close', (code) => resolve(code)));
     const opened = await new Promise((resolve) => { ws.on('open', () => resolve(true)); ws.on('error', () => resolve(false)); });
     if (!opened) {
@@ -254,7 +258,6 @@ class FakeVonageCall {
       return leg('failed');
     }
     await leg('answered');
-    ws.on('message', (data, isBinary) => this.command(ws, data, isBinary));
     let vonageClosed = false;
     ws.send(JSON.stringify({ event: 'websocket:connected', 'content-type': contentType, ...headers }));
     for (let i = 0; i < s.frames; i++) {
@@ -265,12 +268,12 @@ class FakeVonageCall {
       ws.send(JSON.stringify({ event: 'websocket:dtmf', digit, duration: 260 }));
       await sleep(20);
     }
-    if (!s.waitForServerClose) {
-      await Promise.race([closed, sleep(s.holdMs)]);
-      if (ws.readyState === WebSocket.OPEN) {
-        vonageClosed = true;
-        ws.close(1000);
-      }
+    let timer;
+    await Promise.race([closed, new Promise((r) => { timer = setTimeout(r, s.waitForServerClose ? s.closeWaitMs : s.holdMs); })]);
+    clearTimeout(timer);
+    if (ws.readyState === WebSocket.OPEN) {
+      vonageClosed = true;
+      ws.close(1000);
     }
     this.socketClose = await closed;
     this.closedBy = vonageClosed ? 'vonage' : 'server';
@@ -300,7 +303,7 @@ class FakeVonageCall {
 
   priceLater(s, priced) {
     if (s.priceDelayMs === null) return;
-    this.fake.timers.push(setTimeout(() => this.fake.price(this.uuid, priced), s.priceDelayMs));
+    this.later(() => this.fake.price(this.uuid, priced), s.priceDelayMs);
   }
 }
 
@@ -415,7 +418,8 @@ async function startFakeVonage(opts) {
 
   /** Starts a created call's script (after its 201 has gone: the script begins with a pause). */
   function script(uuid, body, scenario) {
-    const call = new FakeVonageCall(fake, uuid, body);
+    const later = (fn, ms) => timers.push(setTimeout(fn, ms));
+    const call = new FakeVonageCall(fake, uuid, body, later);
     scripted.push(call);
     call.done = call.run(scenario).catch((e) => { call.error = e; });
     const waiter = waiters.shift();
@@ -457,7 +461,7 @@ async function startFakeVonage(opts) {
   const signer = (secret) => ({ secret: secret || signatureSecret, apiKey, applicationId });
 
   fake = {
-    url, requests, calls, timers, scenario: { ...DEFAULT_SCENARIO },
+    url, requests, calls, scenario: { ...DEFAULT_SCENARIO },
     /** The next call created and not yet taken (scripted or silent). */
     nextCall() {
       if (taken < scripted.length) return Promise.resolve(scripted[taken++]);

@@ -100,6 +100,7 @@ class RunningServer {
       clearTimeout(timer);
     }
     this.cleanup();
+    if (process.env.DIALTONE_TEST_LOG) process.stderr.write(this.log); // for debugging a test
     this.assertCleanExit(await this.exit);
   }
 
