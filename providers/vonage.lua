@@ -330,7 +330,9 @@ local function build(config)
     end
     local call, err = voice("POST", "", json.encode(body))
     if not call then return nil, err end
-    return call_result(call)
+    local result, result_err = call_result(call)
+    if result then result.from = from end
+    return result, result_err
   end
 
   --- The carrier's current view of a call: {call_id, status, raw}.

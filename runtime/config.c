@@ -31,8 +31,6 @@ static const setting settings[] = {
   { "data_dir", T_PATH, FIELD(data_dir), 0, 0, NULL, "directory for the database and recordings" },
   { "public_url", T_URL, FIELD(public_url), 0, 0, "http://<listen>",
     "base URL carriers use to reach this server" },
-  { "organizations_file", T_PATH, FIELD(organizations_file), 0, 0, "<data_dir>/organizations.json",
-    "organisations, API key hashes and telephony configurations (JSON)" },
   { "script_dir", T_STRING, FIELD(script_dir), 0, 0, "found automatically",
     "root holding lua/, providers/ and scripts/" },
   { "log_level", T_LOG_LEVEL, FIELD(log_level), 0, 0, NULL, "debug, info, warn or error" },
@@ -483,10 +481,6 @@ int dt_config_build(dt_config *cfg, int argc, char **argv, char **envp,
     format_listen(cfg, listen, sizeof listen);
     snprintf(cfg->public_url, sizeof cfg->public_url, "http://%s", listen);
   }
-  if (!cfg->organizations_file[0] &&
-      snprintf(cfg->organizations_file, sizeof cfg->organizations_file, "%s/organizations.json", cfg->data_dir) >=
-        (int)sizeof cfg->organizations_file)
-    return fail(err, errlen, "data_dir is too long");
   return 0;
 }
 

@@ -20,8 +20,6 @@ typedef struct dt_config {
   int listen_port;
   char data_dir[1024];         /* default ./data */
   char public_url[1024];       /* base URL carriers use to reach us; default http://<listen> */
-  char organizations_file[1024]; /* organisations and their telephony configurations (JSON);
-                                    "" = <data_dir>/organizations.json */
   char script_dir[1024];       /* root holding lua/, providers/, scripts/; "" = found automatically */
   char config_file[1024];      /* the file that was read, "" if none */
   dt_log_level log_level;      /* default info */

@@ -7,7 +7,7 @@
  *     media_token, status, media_state. created_at = updated_at = now.
  *   get_run(id) -> run (every non-NULL column; times, duration and cost as numbers), or nil
  *   update_run(id, fields) -> true, or nil, "not found", or nil, err
- *     strings: status, call_id, error, media_state, currency, cost_state; numbers:
+ *     strings: status, call_id, from_number, error, media_state, currency, cost_state; numbers:
  *     initiated_at, ringing_at, answered_at, ended_at, duration, cost. A field set to
  *     dialtone.json.null becomes NULL (absent from the run). updated_at = now.
  *   add_event(run_id, {source=, raw=, raw_status=, status=, outcome=}) -> event id, or

@@ -27,7 +27,7 @@ static const dt_store_column run_columns[] = {
   { "config_name", DT_STORE_TEXT, DT_STORE_ON_CREATE, DT_STORE_MAX_TEXT },
   { "config_id", DT_STORE_TEXT, DT_STORE_ON_CREATE, DT_STORE_MAX_TEXT },
   { "to_number", DT_STORE_TEXT, DT_STORE_ON_CREATE, DT_STORE_MAX_TEXT },
-  { "from_number", DT_STORE_TEXT, DT_STORE_ON_CREATE, DT_STORE_MAX_TEXT },
+  { "from_number", DT_STORE_TEXT, DT_STORE_ON_CREATE | DT_STORE_ON_UPDATE, DT_STORE_MAX_TEXT }, /* the provider may choose it */
   { "media_token", DT_STORE_TEXT, DT_STORE_ON_CREATE, DT_STORE_MAX_TEXT },
   { "status", DT_STORE_TEXT, DT_STORE_ON_CREATE | DT_STORE_ON_UPDATE, DT_STORE_MAX_TEXT },
   { "media_state", DT_STORE_TEXT, DT_STORE_ON_CREATE | DT_STORE_ON_UPDATE, DT_STORE_MAX_TEXT },

@@ -7,28 +7,20 @@
 --   POST /api/v1/telephony/vonage/events/{run}                 Vonage signed JWT
 --   POST /api/v1/telephony/events/{run}                        custom providers' signature
 --   WS   /api/v1/telephony/ws/{workflow_id}/{user_id}/{run}    the run's media token
---   GET  /api/v1/workflow-runs/{run}                           organisation API key
+--
+-- A run's workflow is one of its organisation's workflows (dialtone.store); the module its
+-- `flow` names in scripts/workflows/ runs the call. Runs are read back through scripts/api_runs.lua.
 local route = dialtone.route
 local store, log = dialtone.store, dialtone.log
 local flow = require("dialtone.flow")
 local status = require("dialtone.status")
 local runs = require("dialtone.runs")
 local webhooks = require("dialtone.webhooks")
-local organizations = require("dialtone.organizations")
+local api = require("dialtone.api")
 
 local PREFIX = webhooks.PREFIX
 local ID_PATTERN = "^[%w_%-]+$"
 local MAX_ID = 64
-
---- The calling organisation from `Authorization: Bearer <API key>`, or nil and a 401 response.
----@param req table
----@return string|nil, table|nil
-local function authenticate(req)
-  local key = (req.headers.authorization or ""):match("^[Bb]earer%s+(%S+)%s*$")
-  local org, err = organizations.authenticate(key)
-  if org then return org end
-  return nil, route.error(401, "unauthorized", err, { ["www-authenticate"] = "Bearer" })
-end
 
 ---@param v any
 ---@return boolean
@@ -52,7 +44,7 @@ local function read_initiate(req)
   end
   local to = body.phone_number or body.to_number
   if type(body.workflow_id) ~= "string" or not body.workflow_id:find("^[%w_]+$") then
-    return nil, route.error(400, "invalid_workflow_id", "workflow_id must be a workflow name ([A-Za-z0-9_])")
+    return nil, route.error(400, "invalid_workflow_id", "workflow_id must be the id of one of your workflows")
   end
   if not is_e164(to) then
     return nil, route.error(400, "invalid_phone_number",
@@ -67,10 +59,13 @@ local function read_initiate(req)
     end
   end
   if body.config ~= nil and type(body.config) ~= "string" then
-    return nil, route.error(400, "invalid_config", "config must be the name of a telephony configuration")
+    return nil, route.error(400, "invalid_config", "config must be the id of a telephony configuration")
+  end
+  if body.options ~= nil and type(body.options) ~= "table" then
+    return nil, route.error(400, "invalid_options", "options must be an object (passed to the provider)")
   end
   return { workflow_id = body.workflow_id, to = to, from = body.from_number, run_id = body.workflow_run_id,
-           user_id = body.user_id, config = body.config }
+           user_id = body.user_id, config = body.config, options = body.options }
 end
 
 --- Marks a run failed because the carrier would not place its call.
@@ -81,18 +76,32 @@ local function fail_run(run, err)
   runs.record_event(run.id, { source = "initiate", raw = err, status = "failed", outcome = "applied" })
 end
 
-route.post(PREFIX .. "/initiate-call", function(req)
-  local org, refusal = authenticate(req)
-  if not org then return refusal end
+--- The flow module of a run's workflow (one of its organisation's), or nil and why.
+---@param organization_id string
+---@param workflow_id string
+---@return table|nil, string|nil
+local function load_flow(organization_id, workflow_id)
+  local workflow = store.get_workflow(organization_id, workflow_id)
+  if not workflow then return nil, "no workflow " .. workflow_id end
+  return flow.load(workflow.flow)
+end
+
+route.post(PREFIX .. "/initiate-call", api.protected(function(req, org)
   local input, bad = read_initiate(req)
   if not input then return bad end
-  local wf, wf_err = flow.load(input.workflow_id)
+  local wf, wf_err = load_flow(org.id, input.workflow_id)
   if not wf then return route.error(404, "unknown_workflow", wf_err) end
-  local provider, config_name = dialtone.telephony.get_provider(org, input.config)
-  if not provider then return route.error(422, "no_telephony_configuration", config_name) end
+  if input.config then
+    local config, config_err = store.get_config(org.id, input.config)
+    if not config and not config_err then
+      return route.error(404, "unknown_config", "no telephony configuration " .. input.config)
+    end
+  end
+  local provider, config_id, config_name = dialtone.telephony.get_provider(org.id, input.config)
+  if not provider then return route.error(422, "no_telephony_configuration", config_id) end
   local run, exists = store.create_run({
-    id = input.run_id or runs.new_id(), organization_id = org, workflow_id = input.workflow_id,
-    user_id = input.user_id or org, provider = provider.name, config_name = config_name,
+    id = input.run_id or runs.new_id(), organization_id = org.id, workflow_id = input.workflow_id,
+    user_id = input.user_id or org.id, provider = provider.name, config_id = config_id, config_name = config_name,
     to_number = input.to, from_number = input.from, media_token = runs.new_media_token(), media_state = "waiting",
   })
   if not run then
@@ -104,18 +113,19 @@ route.post(PREFIX .. "/initiate-call", function(req)
   local urls = webhooks.urls(run, provider.name)
   local call, err = provider.initiate_call(input.to, urls.document, run.id, {
     from_number = input.from, status_callback_url = urls.events, media_url = urls.media, media_token = run.media_token,
+    provider_options = input.options,
   })
   if not call then
     fail_run(run, tostring(err))
     log.warn("carrier refused the call", { run = run.id, provider = provider.name, error = tostring(err) })
     return route.json(502, { error = { code = "carrier_error", message = tostring(err) }, workflow_run_id = run.id })
   end
-  store.update_run(run.id, { call_id = call.call_id })
+  store.update_run(run.id, { call_id = call.call_id, from_number = input.from or call.from })
   local _, current = runs.apply_status(run, call.status or "initiated", { source = "initiate", raw_status = call.status })
   return route.json(200, {
     workflow_run_id = run.id, call_id = call.call_id, status = current, provider = provider.name,
   })
-end)
+end))
 
 --- The run a carrier request is about with its provider, or nil and the refusal.
 ---@param run_id any
@@ -123,7 +133,7 @@ end)
 local function run_and_provider(run_id)
   local run = type(run_id) == "string" and store.get_run(run_id) or nil
   if not run then return nil, route.error(404, "unknown_run", "no workflow run " .. tostring(run_id)) end
-  local provider, err = dialtone.telephony.get_provider(run.organization_id, run.config_name)
+  local provider, err = dialtone.telephony.get_provider(run.organization_id, run.config_id)
   if not provider then
     log.error("run's provider unavailable", { run = run.id, error = err })
     return nil, route.error(503, "provider_unavailable", "the run's telephony configuration cannot be used")
@@ -229,7 +239,7 @@ route.ws(PREFIX .. "/ws/{workflow_id}/{user_id}/{workflow_run_id}", function(req
   if run.media_state ~= "waiting" or (run.status and status.is_final(run.status)) then
     return route.error(409, "run_not_waiting", "workflow run " .. run.id .. " is not waiting for media")
   end
-  local wf, wf_err = flow.load(run.workflow_id)
+  local wf, wf_err = load_flow(run.organization_id, run.workflow_id)
   if not wf then return route.error(404, "unknown_workflow", wf_err) end
   store.update_run(run.id, { media_state = "connecting" })
   local call, err = provider.handle_websocket(req, run.workflow_id, run.user_id, run.id, { rate = wf.rate or 8000 })
@@ -255,17 +265,4 @@ route.ws(PREFIX .. "/ws/{workflow_id}/{user_id}/{workflow_run_id}", function(req
   end_carrier_call(provider, run.id)
   if not ok then error(failure, 0) end
   return nil
-end)
-
---- A run with its event timeline, for the organisation that owns it.
-route.get("/api/v1/workflow-runs/{workflow_run_id}", function(req)
-  local org, refusal = authenticate(req)
-  if not org then return refusal end
-  local run = store.get_run(req.params.workflow_run_id)
-  if not run or run.organization_id ~= org then
-    return route.error(404, "unknown_run", "no workflow run " .. req.params.workflow_run_id)
-  end
-  run.media_token = nil
-  run.events = dialtone.json.array(store.events(run.id))
-  return route.json(200, run)
 end)

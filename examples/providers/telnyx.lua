@@ -278,7 +278,7 @@ local function build(config, opts)
     })
     if not call then return nil, err end
     if not is_text(call.call_control_id) then return nil, "telnyx: response has no call_control_id" end
-    return { call_id = call.call_control_id, status = "initiated", raw = call }
+    return { call_id = call.call_control_id, status = "initiated", raw = call, from = from }
   end
 
   --- The carrier's current view of a call: {call_id, status, raw}. Telnyx only says whether the

@@ -34,10 +34,12 @@
 ---           without `new` takes no configuration: the module itself is the instance.
 ---
 --- How the endpoints call the methods (scripts/telephony.lua):
----   initiate_call(to, webhook_url, run_id, opts)  opts: from_number, status_callback_url (the
+---   initiate_call(to, webhook_url, run_id, opts) -> {call_id, status, raw, from?} (from: the number
+---       the call is placed from, when the provider chose it)  opts: from_number, status_callback_url (the
 ---       run's status webhook), media_url (ws:// or wss:// URL of the run's media WebSocket) and
 ---       media_token (the secret the media WebSocket must present: in a custom parameter named
----       `token`, or in the media URL's query as `token`)
+---       `token`, or in the media URL's query as `token`), provider_options (initiate-call's JSON
+---       `options` object, as given: settings only this provider understands, e.g. a scenario)
 ---   verify_webhook_signature(url, params, signature, req) -> true [, {replay_key=, ttl=}] | false, why
 ---       url: the URL the carrier requested (public_url + request target); params: the form
 ---       fields (form posts) or nil; a replay_key is accepted once within ttl seconds

@@ -13,29 +13,29 @@ const { startServer, SOURCE_DIR } = require('./lib/server');
 const { request } = require('./lib/http');
 const { until } = require('./lib/wait');
 const { startFakeTelnyx } = require('./lib/fake_telnyx');
-const { makeServiceRoot, organizationsFile, api, TEST_FLOW, FAST_COST_RETRIES } = require('./lib/telephony');
+const { makeServiceRoot, setupOrganization, TEST_FLOW, FAST_COST_RETRIES } = require('./lib/telephony');
 
 const TELNYX = fs.readFileSync(path.join(SOURCE_DIR, 'examples', 'providers', 'telnyx.lua'), 'utf8');
-const KEY = 'key-acme-0123456789';
-const OTHER_KEY = 'key-globex-0123456789';
 
 let fake;
 let server;
 let root;
+let acmeOrg;
 let acme;
 let globex;
+let WF; // acme's workflow running test_flow
 
 before(async () => {
   fake = await startFakeTelnyx({ numbers: ['+14155550100'] });
   const telnyxConfig = { provider: 'telnyx', ...fake.config() };
-  const orgs = organizationsFile({
-    acme: { apiKey: KEY, telephony: { main: telnyxConfig } },
-    globex: { apiKey: OTHER_KEY, telephony: { main: telnyxConfig } },
-  });
   root = makeServiceRoot({ providers: { telnyx: TELNYX }, workflows: { test_flow: TEST_FLOW }, scripts: FAST_COST_RETRIES });
-  server = await startServer({ scriptDir: root, args: ['--organizations-file', orgs] });
-  acme = api(server, KEY);
-  globex = api(server, OTHER_KEY);
+  server = await startServer({ scriptDir: root });
+  const setup = { workflows: { 'Test flow': 'test_flow' }, configs: { main: telnyxConfig } };
+  acmeOrg = await setupOrganization(server, { name: 'Acme', ...setup });
+  const globexOrg = await setupOrganization(server, { name: 'Globex', ...setup });
+  acme = acmeOrg.api;
+  globex = globexOrg.api;
+  WF = acmeOrg.workflows['Test flow'];
 });
 
 after(async () => {
@@ -64,7 +64,7 @@ const webhookTypes = (call) => call.webhooks.map((w) => [w.type, w.status]);
 test('a full call: dial, signed events, media both ways, completion; Telnyx reports no cost', async () => {
   scenario({ digits: '1#', waitForServerClose: true });
   const mark = server.log.length;
-  const { res, call } = await place(acme, { workflow_id: 'test_flow', phone_number: '+14155550123',
+  const { res, call } = await place(acme, { workflow_id: WF, phone_number: '+14155550123',
     workflow_run_id: 'run-full' });
   assert.equal(res.json.workflow_run_id, 'run-full');
   assert.match(res.json.call_id, /^v3:/);
@@ -79,7 +79,7 @@ test('a full call: dial, signed events, media both ways, completion; Telnyx repo
   assert.equal(call.body.webhook_url, `${server.url}/api/v1/telephony/events/run-full`);
   const streamUrl = new URL(call.body.stream_url);
   assert.equal(`${streamUrl.origin}${streamUrl.pathname}`,
-    `ws://127.0.0.1:${server.port}/api/v1/telephony/ws/test_flow/acme/run-full`);
+    `ws://127.0.0.1:${server.port}/api/v1/telephony/ws/${WF}/${acmeOrg.id}/run-full`);
   assert.ok(streamUrl.searchParams.get('token').length >= 32);
   assert.equal(call.body.stream_codec, 'PCMU');
   assert.equal(call.body.stream_bidirectional_mode, 'rtp');
@@ -146,7 +146,7 @@ test('a full call: dial, signed events, media both ways, completion; Telnyx repo
 test('a busy or unanswered callee: the run ends busy or no-answer without media', async () => {
   for (const [cause, expected] of [['user_busy', 'busy'], ['no_answer', 'no-answer'], ['timeout', 'no-answer']]) {
     scenario({ outcome: cause });
-    const { res, call } = await place(acme, { workflow_id: 'test_flow', phone_number: '+14155550125' });
+    const { res, call } = await place(acme, { workflow_id: WF, phone_number: '+14155550125' });
     await call.done;
     assert.equal(call.error, undefined, call.error && call.error.stack);
     assert.deepEqual(webhookTypes(call), [['call.initiated', 200], ['call.hangup', 200]]);
@@ -167,7 +167,7 @@ test('a busy or unanswered callee: the run ends busy or no-answer without media'
 
 test('duplicate, out-of-order and redelivered events never move a run backwards', async () => {
   scenario({ duplicateAnswered: true, lateInitiated: true, lateAnswered: true, redeliverHangup: true });
-  const { res, call } = await place(acme, { workflow_id: 'test_flow', phone_number: '+14155550124' });
+  const { res, call } = await place(acme, { workflow_id: WF, phone_number: '+14155550124' });
   await call.done;
   assert.equal(call.error, undefined, call.error && call.error.stack);
   const id = res.json.workflow_run_id;
@@ -198,7 +198,7 @@ test('a carrier error is a 502 carrying the carrier message; the run is failed',
   scenario({ createError: { status: 422, code: '10016', title: 'Invalid value for to',
     detail: 'The destination number +14155550199 is not a valid phone number.' } });
   const before = fake.calls.size;
-  const res = await acme.initiate({ workflow_id: 'test_flow', phone_number: '+14155550199', workflow_run_id: 'run-refused' });
+  const res = await acme.initiate({ workflow_id: WF, phone_number: '+14155550199', workflow_run_id: 'run-refused' });
   assert.equal(res.status, 502, res.body);
   assert.equal(res.json.error.code, 'carrier_error');
   assert.equal(res.json.error.message, 'telnyx: HTTP 422: Invalid value for to: The destination number ' +
@@ -214,7 +214,7 @@ test('a carrier error is a 502 carrying the carrier message; the run is failed',
 
 test('hostile webhooks are refused with 403 and change nothing', async () => {
   fake.play(null);
-  const res = await acme.initiate({ workflow_id: 'test_flow', phone_number: '+14155550127', workflow_run_id: 'run-hostile' });
+  const res = await acme.initiate({ workflow_id: WF, phone_number: '+14155550127', workflow_run_id: 'run-hostile' });
   assert.equal(res.status, 200, res.body);
   const call = await fake.nextCall();
   const url = call.body.webhook_url;
@@ -280,7 +280,7 @@ test('hostile webhooks are refused with 403 and change nothing', async () => {
 
 test('the media WebSocket needs the run token from the stream URL; the run waits for the right one', async () => {
   fake.play(null);
-  const res = await acme.initiate({ workflow_id: 'test_flow', phone_number: '+14155550128', workflow_run_id: 'run-media' });
+  const res = await acme.initiate({ workflow_id: WF, phone_number: '+14155550128', workflow_run_id: 'run-media' });
   assert.equal(res.status, 200, res.body);
   const call = await fake.nextCall();
   const good = call.body.stream_url;
@@ -292,8 +292,8 @@ test('the media WebSocket needs the run token from the stream URL; the run waits
     return u.toString();
   };
   // unknown run, wrong workflow or user in the path: refused at the handshake
-  for (const bad of [good.replace('run-media', 'run-none'), good.replace('/test_flow/', '/echo/'),
-    good.replace('/acme/', '/globex/')]) {
+  for (const bad of [good.replace('run-media', 'run-none'), good.replace(`/${WF}/`, '/wf_0000000000000000/'),
+    good.replace(`/${acmeOrg.id}/`, '/org_0000000000000000/')]) {
     const status = await new Promise((resolve) => {
       const ws = new WebSocket(bad);
       ws.on('unexpected-response', (_req, r) => resolve(r.statusCode));
@@ -335,24 +335,30 @@ test('the media WebSocket needs the run token from the stream URL; the run waits
   await acme.waitRun('run-media', (r) => r.media_state === 'done');
 });
 
-test('a provider file dropped into providers/ while the server runs places calls without a restart', async () => {
-  const orgs = organizationsFile({ initech: { apiKey: 'key-initech-0123456789',
-    telephony: { carrier: { provider: 'telnyx', ...fake.config() } } } });
+test('a provider file dropped into providers/ while the server runs is offered and places calls without a restart', async () => {
   const bare = makeServiceRoot({ workflows: { test_flow: TEST_FLOW }, scripts: FAST_COST_RETRIES });
-  const live = await startServer({ scriptDir: bare, args: ['--organizations-file', orgs, '--reload-debounce-ms', '50'] });
+  const live = await startServer({ scriptDir: bare, args: ['--reload-debounce-ms', '50'] });
   try {
-    const initech = api(live, 'key-initech-0123456789');
-    const body = { workflow_id: 'test_flow', phone_number: '+14155550131', workflow_run_id: 'run-reload' };
+    const initechOrg = await setupOrganization(live, { name: 'Initech', workflows: { 'Test flow': 'test_flow' } });
+    const initech = initechOrg.api;
+    const carrier = { name: 'carrier', provider: 'telnyx', settings: fake.config() };
+    const refused = await initech.post('/api/v1/telephony/configs', carrier);
+    assert.equal(refused.status, 422, refused.body);
+    assert.match(refused.json.error.fields.provider, /telnyx/);
+    const body = { workflow_id: initechOrg.workflows['Test flow'], phone_number: '+14155550131', workflow_run_id: 'run-reload' };
     const before = await initech.initiate(body);
     assert.equal(before.status, 422, before.body);
     assert.equal(before.json.error.code, 'no_telephony_configuration');
-    assert.match(before.json.error.message, /provider 'telnyx' is not offered/);
     assert.equal((await initech.run('run-reload')).status, 404, 'no run is created without a provider');
     const mark = live.log.length;
     const file = path.join(bare, 'providers', 'telnyx.lua');
     fs.writeFileSync(`${file}.tmp~`, TELNYX);
     fs.renameSync(`${file}.tmp~`, file);
     await live.waitForLog(/msg="scripts reloaded" reason="file change"/, 5000, mark);
+    const offered = await initech.get('/api/v1/telephony/providers');
+    assert.ok(offered.json.some((p) => p.name === 'telnyx'), 'the new provider is offered by itself');
+    const saved = await initech.post('/api/v1/telephony/configs', carrier);
+    assert.equal(saved.status, 201, saved.body);
     // Left to start by itself, as Telnyx does: call.initiated may overtake the dial's answer.
     fake.play({ digits: '#', waitForServerClose: true });
     const res = await initech.initiate(body);
@@ -360,7 +366,7 @@ test('a provider file dropped into providers/ while the server runs places calls
     assert.equal(res.json.provider, 'telnyx');
     const call = await fake.nextCall();
     assert.equal(call.id, res.json.call_id);
-    assert.match(call.body.stream_url, new RegExp(`^ws://127\\.0\\.0\\.1:${live.port}/api/v1/telephony/ws/test_flow/initech/run-reload\\?token=`));
+    assert.match(call.body.stream_url, new RegExp(`^ws://127\\.0\\.0\\.1:${live.port}/api/v1/telephony/ws/${body.workflow_id}/${initechOrg.id}/run-reload\\?token=`));
     await call.done;
     assert.equal(call.error, undefined, call.error && call.error.stack);
     assert.equal(call.closedBy, 'server');

@@ -9,30 +9,30 @@ const WebSocket = require('ws');
 const { startServer } = require('./lib/server');
 const { request } = require('./lib/http');
 const { startFakeTwilio, postSigned } = require('./lib/fake_twilio');
-const { makeServiceRoot, organizationsFile, api, TEST_FLOW, FAST_COST_RETRIES } = require('./lib/telephony');
+const { makeServiceRoot, setupOrganization, TEST_FLOW, FAST_COST_RETRIES } = require('./lib/telephony');
 
 const SID = 'AC' + '0123456789abcdef'.repeat(2);
 const TOKEN = '0123456789abcdef'.repeat(2);
-const KEY = 'key-acme-0123456789';
-const OTHER_KEY = 'key-globex-0123456789';
 
 let fake;
 let server;
+let acmeOrg;
 let acme;
 let globex;
+let WF; // acme's workflow running test_flow
 
 before(async () => {
   fake = await startFakeTwilio({ sid: SID, token: TOKEN });
   const twilioConfig = { provider: 'twilio', account_sid: SID, auth_token: TOKEN, from_numbers: ['+14155550100'],
     api_base_url: fake.url };
-  const orgs = organizationsFile({
-    acme: { apiKey: KEY, telephony: { main: twilioConfig } },
-    globex: { apiKey: OTHER_KEY, telephony: { main: twilioConfig } },
-  });
-  server = await startServer({ scriptDir: makeServiceRoot({ workflows: { test_flow: TEST_FLOW }, scripts: FAST_COST_RETRIES }),
-    args: ['--organizations-file', orgs] });
-  acme = api(server, KEY);
-  globex = api(server, OTHER_KEY);
+  server = await startServer({ scriptDir: makeServiceRoot({ workflows: { test_flow: TEST_FLOW }, scripts: FAST_COST_RETRIES }) });
+  const setup = { workflows: { 'Test flow': 'test_flow' }, configs: { main: twilioConfig } };
+  acmeOrg = await setupOrganization(server, { name: 'Acme', ...setup });
+  const globexOrg = await setupOrganization(server, { name: 'Globex', ...setup });
+  acme = acmeOrg.api;
+  globex = globexOrg.api;
+  WF = acmeOrg.workflows['Test flow'];
+  globex.WF = globexOrg.workflows['Test flow'];
 });
 
 after(async () => {
@@ -50,7 +50,7 @@ const reset = () => {
 test('a full call: initiate, TwiML, callbacks, media both ways, completion and cost', async () => {
   reset();
   scenario({ digits: '1#', waitForServerClose: true, frames: 25 });
-  const res = await acme.initiate({ workflow_id: 'test_flow', phone_number: '+14155550123', workflow_run_id: 'run-full' });
+  const res = await acme.initiate({ workflow_id: WF, phone_number: '+14155550123', workflow_run_id: 'run-full' });
   assert.equal(res.status, 200, res.body);
   assert.equal(res.json.workflow_run_id, 'run-full');
   assert.match(res.json.call_id, /^CA[0-9a-f]{32}$/);
@@ -68,7 +68,7 @@ test('a full call: initiate, TwiML, callbacks, media both ways, completion and c
   // TwiML: <Connect><Stream> to the run's media WebSocket, with its token as a parameter.
   assert.equal(call.voiceResponse.status, 200);
   assert.match(call.voiceResponse.contentType, /text\/xml/);
-  assert.equal(call.twiml.url, `ws://127.0.0.1:${server.port}/api/v1/telephony/ws/test_flow/acme/run-full`);
+  assert.equal(call.twiml.url, `ws://127.0.0.1:${server.port}/api/v1/telephony/ws/${WF}/${acmeOrg.id}/run-full`);
   assert.ok(call.twiml.params.token && call.twiml.params.token.length >= 32);
   // The flow answered digit 1 with 200 ms of tone and a mark, and hung up on '#'.
   assert.equal(call.received.media.length, 10);
@@ -87,6 +87,9 @@ test('a full call: initiate, TwiML, callbacks, media both ways, completion and c
   assert.equal(run.cost, 0.013, 'Twilio reports charges as negative prices; the cost is positive');
   assert.equal(run.currency, 'USD');
   assert.equal(run.call_id, call.sid);
+  assert.equal(run.from_number, '+14155550100', 'the number the provider chose is recorded');
+  assert.equal(run.config_id, acmeOrg.configs.main.id, 'the run records its configuration');
+  assert.equal(run.workflow_id, WF);
   assert.equal(run.media_state, 'done');
   assert.equal(run.media_token, undefined, 'the media token is never returned');
   for (const t of ['initiated_at', 'ringing_at', 'answered_at', 'ended_at']) assert.equal(typeof run[t], 'number', t);
@@ -104,7 +107,7 @@ test('a full call: initiate, TwiML, callbacks, media both ways, completion and c
 test('out-of-order and repeated callbacks never move a run backwards; every one is kept', async () => {
   reset();
   scenario({ lateRinging: true, duplicateAnswered: true });
-  const res = await acme.initiate({ workflow_id: 'test_flow', to_number: '+14155550124' });
+  const res = await acme.initiate({ workflow_id: WF, to_number: '+14155550124' });
   assert.equal(res.status, 200, res.body);
   const call = await fake.nextCall();
   await call.done;
@@ -119,7 +122,7 @@ test('out-of-order and repeated callbacks never move a run backwards; every one 
 test('a busy callee: the run ends busy without media', async () => {
   reset();
   scenario({ outcome: 'busy', price: '0.00000' });
-  const res = await acme.initiate({ workflow_id: 'test_flow', phone_number: '+14155550125' });
+  const res = await acme.initiate({ workflow_id: WF, phone_number: '+14155550125' });
   const call = await fake.nextCall();
   await call.done;
   const run = await acme.waitRun(res.json.workflow_run_id, (r) => r.cost_state === 'priced');
@@ -132,7 +135,7 @@ test('a busy callee: the run ends busy without media', async () => {
 test('the cost is fetched with bounded retries: a call never priced ends "unavailable"', async () => {
   reset();
   scenario({ outcome: 'no-answer', priceDelayMs: null });
-  const res = await acme.initiate({ workflow_id: 'test_flow', phone_number: '+14155550129' });
+  const res = await acme.initiate({ workflow_id: WF, phone_number: '+14155550129' });
   const call = await fake.nextCall();
   await call.done;
   const run = await acme.waitRun(res.json.workflow_run_id, (r) => r.cost_state !== undefined);
@@ -147,7 +150,7 @@ test('the cost is fetched with bounded retries: a call never priced ends "unavai
 test('a carrier error is a 502 carrying the carrier message; the run is failed', async () => {
   reset();
   scenario({ createError: { status: 400, code: 21211, message: "The 'To' number +14155550199 is not a valid phone number." } });
-  const res = await acme.initiate({ workflow_id: 'test_flow', phone_number: '+14155550199', workflow_run_id: 'run-refused' });
+  const res = await acme.initiate({ workflow_id: WF, phone_number: '+14155550199', workflow_run_id: 'run-refused' });
   assert.equal(res.status, 502);
   assert.equal(res.json.error.code, 'carrier_error');
   assert.match(res.json.error.message, /not a valid phone number.*21211/);
@@ -160,25 +163,28 @@ test('bad requests: API key, phone number, workflow, duplicate run, JSON', async
   reset();
   scenario({ silent: true });
   const url = `${server.url}/api/v1/telephony/initiate-call`;
-  const body = JSON.stringify({ workflow_id: 'test_flow', phone_number: '+14155550126' });
+  const body = JSON.stringify({ workflow_id: WF, phone_number: '+14155550126' });
   const noKey = await request(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
   assert.equal(noKey.status, 401);
   assert.equal(noKey.json.error.code, 'unauthorized');
   const badKey = await request(url, { method: 'POST', headers: { authorization: 'Bearer nope' }, body });
   assert.equal(badKey.status, 401);
-  const local = await acme.initiate({ workflow_id: 'test_flow', phone_number: '4155550126' });
+  const local = await acme.initiate({ workflow_id: WF, phone_number: '4155550126' });
   assert.equal(local.status, 400);
   assert.equal(local.json.error.code, 'invalid_phone_number');
   assert.match(local.json.error.message, /E\.164/);
   const unknown = await acme.initiate({ workflow_id: 'no_such_flow', phone_number: '+14155550126' });
   assert.equal(unknown.status, 404);
   assert.equal(unknown.json.error.code, 'unknown_workflow');
-  const first = await acme.initiate({ workflow_id: 'test_flow', phone_number: '+14155550126', workflow_run_id: 'run-dup' });
+  const others = await acme.initiate({ workflow_id: globex.WF, phone_number: '+14155550126' });
+  assert.equal(others.status, 404, "another organisation's workflow is unknown");
+  assert.equal(others.json.error.code, 'unknown_workflow');
+  const first = await acme.initiate({ workflow_id: WF, phone_number: '+14155550126', workflow_run_id: 'run-dup' });
   assert.equal(first.status, 200, first.body);
   assert.equal((await fake.nextCall()).sid, first.json.call_id);
-  const again = await acme.initiate({ workflow_id: 'test_flow', phone_number: '+14155550126', workflow_run_id: 'run-dup' });
+  const again = await acme.initiate({ workflow_id: WF, phone_number: '+14155550126', workflow_run_id: 'run-dup' });
   assert.equal(again.status, 409);
-  const garbage = await request(url, { method: 'POST', headers: { authorization: `Bearer ${KEY}` }, body: '{"workflow_id":' });
+  const garbage = await request(url, { method: 'POST', headers: { authorization: `Bearer ${acmeOrg.apiKey}` }, body: '{"workflow_id":' });
   assert.equal(garbage.status, 400);
   assert.equal(garbage.json.error.code, 'invalid_json');
   assert.equal(fake.calls.filter((c) => c.form.To[0] === '+14155550126').length, 1, 'only the valid request placed a call');
@@ -190,7 +196,7 @@ test('bad requests: API key, phone number, workflow, duplicate run, JSON', async
 test('hostile callbacks are refused with 403 and change nothing', async () => {
   reset();
   scenario({ silent: true });
-  const res = await acme.initiate({ workflow_id: 'test_flow', phone_number: '+14155550127', workflow_run_id: 'run-hostile' });
+  const res = await acme.initiate({ workflow_id: WF, phone_number: '+14155550127', workflow_run_id: 'run-hostile' });
   assert.equal(res.status, 200, res.body);
   const call = await fake.nextCall();
   const cbUrl = call.form.StatusCallback[0];
@@ -233,7 +239,7 @@ test('hostile callbacks are refused with 403 and change nothing', async () => {
 test('the webhook document and the media WebSocket need the carrier or the run token', async () => {
   reset();
   scenario({ silent: true });
-  const res = await acme.initiate({ workflow_id: 'test_flow', phone_number: '+14155550128', workflow_run_id: 'run-media' });
+  const res = await acme.initiate({ workflow_id: WF, phone_number: '+14155550128', workflow_run_id: 'run-media' });
   const call = await fake.nextCall();
   const docUrl = call.form.Url[0];
   const token = new URL(docUrl).searchParams.get('token');
@@ -246,9 +252,9 @@ test('the webhook document and the media WebSocket need the carrier or the run t
   assert.equal(forged.status, 403, 'a signature that is sent must verify');
   const signed = await postSigned(docUrl, TOKEN, voice);
   assert.equal(signed.status, 200);
-  const wsUrl = `ws://127.0.0.1:${server.port}/api/v1/telephony/ws/test_flow/acme/run-media`;
+  const wsUrl = `ws://127.0.0.1:${server.port}/api/v1/telephony/ws/${WF}/${acmeOrg.id}/run-media`;
   // unknown run, wrong workflow in the path: refused at the handshake
-  for (const bad of [wsUrl.replace('run-media', 'run-none'), wsUrl.replace('test_flow', 'echo')]) {
+  for (const bad of [wsUrl.replace('run-media', 'run-none'), wsUrl.replace(WF, globex.WF)]) {
     const status = await new Promise((resolve) => {
       const ws = new WebSocket(bad);
       ws.on('unexpected-response', (_req, r) => resolve(r.statusCode));

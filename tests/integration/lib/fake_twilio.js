@@ -1,14 +1,16 @@
 // A fake Twilio on 127.0.0.1 that places calls the way Twilio does (spec/twilio.md), over real
 // HTTP and WebSocket, for end-to-end tests of the telephony API:
 //
-//   const fake = await startFakeTwilio({ sid, token });      // fake.url = REST base URL
+//   const fake = await startFakeTwilio({ sid, token, numbers }); // fake.url = REST base URL
 //   fake.scenario = { ... }                                     // how the next calls go (below)
 //   const call = await fake.nextCall();                         // a call the server placed
 //   await call.done;                                            // its whole script has run
 //   await fake.close();
 //
 // REST: POST /2010-04-01/Accounts/{sid}/Calls.json (Basic auth checked, form body recorded),
-// GET .../Calls/{CallSid}.json (status, duration, price once priced).
+// GET .../Calls/{CallSid}.json (status, duration, price once priced), GET .../IncomingPhoneNumbers.json
+// (fake.numbers, `PageSize` per page, default 2, linked by next_page_uri; fake.numbersError
+// {status, code, message} refuses it).
 // Each created call then runs its script: signed status callbacks ("initiated", "ringing"),
 // a signed POST of the voice Url for the TwiML, "answered", the Media Stream the TwiML names
 // (connected, start with the <Parameter>s, `frames` mu-law frames, `digits` DTMF), then "stop",
@@ -188,8 +190,22 @@ class FakeCall {
   }
 }
 
-async function startFakeTwilio({ sid, token }) {
-  const fake = { sid, token, calls: [], requests: [], scenario: { ...DEFAULT_SCENARIO }, waiters: [] };
+/** One page of IncomingPhoneNumbers.json for the request URL (Page, PageSize as Twilio pages). */
+function numbersPage(fake, base, reqUrl) {
+  const q = new URL(reqUrl, 'http://fake').searchParams;
+  const size = Number(q.get('PageSize') || 2);
+  const page = Number(q.get('Page') || 0);
+  const slice = fake.numbers.slice(page * size, (page + 1) * size);
+  const more = (page + 1) * size < fake.numbers.length;
+  return {
+    incoming_phone_numbers: slice.map((n) => ({ sid: sidOf('PN'), account_sid: fake.sid, phone_number: n })),
+    page, page_size: size,
+    next_page_uri: more ? `${base}/IncomingPhoneNumbers.json?Page=${page + 1}&PageSize=${size}` : null,
+  };
+}
+
+async function startFakeTwilio({ sid, token, numbers = ['+14155550100'] }) {
+  const fake = { sid, token, numbers, numbersError: null, calls: [], requests: [], scenario: { ...DEFAULT_SCENARIO }, waiters: [] };
   const base = `/2010-04-01/Accounts/${sid}`;
   const expectedAuth = 'Basic ' + Buffer.from(`${sid}:${token}`).toString('base64');
   const json = (res, status, value) => {
@@ -213,6 +229,11 @@ async function startFakeTwilio({ sid, token }) {
       const waiter = fake.waiters.shift();
       if (waiter) waiter(call);
       return json(res, 201, call.resource());
+    }
+    if (req.method === 'GET' && new URL(req.url, 'http://fake').pathname === `${base}/IncomingPhoneNumbers.json`) {
+      const e = fake.numbersError;
+      if (e) return json(res, e.status, { code: e.code, message: e.message, status: e.status });
+      return json(res, 200, numbersPage(fake, base, req.url));
     }
     const m = req.method === 'GET' && req.url.match(new RegExp(`^${base}/Calls/(CA[0-9a-f]{32})\\.json$`));
     if (m) {

@@ -31,18 +31,20 @@ function makeDataDir() {
 }
 
 /**
- * Starts `dialtone serve` and resolves once it logs the address it listens on.
- * @param {{scripts?: object, scriptDir?: string, args?: string[], env?: object, timeoutMs?: number}} opts
+ * Starts `dialtone serve` and resolves once it logs the address it listens on. A given dataDir
+ * (e.g. to restart on the same database) is the caller's to remove; a fresh one is removed on stop.
+ * @param {{scripts?: object, scriptDir?: string, dataDir?: string, args?: string[], env?: object, timeoutMs?: number}} opts
  */
 async function startServer(opts = {}) {
   const ownsScriptDir = !opts.scriptDir;
   const scriptDir = opts.scriptDir || makeScriptDir(opts.scripts || {});
-  const dataDir = makeDataDir();
+  const ownsDataDir = !opts.dataDir;
+  const dataDir = opts.dataDir || makeDataDir();
   const args = ['serve', '--listen', '127.0.0.1:0', '--script-dir', scriptDir, '--data-dir', dataDir,
     ...(opts.args || [])];
   const env = { ...process.env, ...(opts.env || {}) };
   const proc = spawn(BIN, args, { env, cwd: dataDir, stdio: ['ignore', 'pipe', 'pipe'] });
-  const server = new RunningServer(proc, scriptDir, dataDir, ownsScriptDir);
+  const server = new RunningServer(proc, scriptDir, dataDir, ownsScriptDir, ownsDataDir);
   try {
     const m = await server.waitForLog(/msg=listening addr=127\.0\.0\.1:(\d+)/, opts.timeoutMs || 10000);
     server.port = Number(m[1]);
@@ -57,9 +59,10 @@ async function startServer(opts = {}) {
 }
 
 class RunningServer {
-  constructor(proc, scriptDir, dataDir, ownsScriptDir) {
+  constructor(proc, scriptDir, dataDir, ownsScriptDir, ownsDataDir) {
     this.proc = proc;
     this.ownsScriptDir = ownsScriptDir;
+    this.ownsDataDir = ownsDataDir;
     this.scriptDir = scriptDir;
     this.dataDir = dataDir;
     this.log = '';
@@ -111,7 +114,7 @@ class RunningServer {
   }
 
   cleanup() {
-    fs.rmSync(this.dataDir, { recursive: true, force: true });
+    if (this.ownsDataDir) fs.rmSync(this.dataDir, { recursive: true, force: true });
     if (this.ownsScriptDir) fs.rmSync(this.scriptDir, { recursive: true, force: true });
   }
 }
@@ -126,4 +129,4 @@ function runCli(args, opts = {}) {
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-module.exports = { BIN, SOURCE_DIR, startServer, makeScriptDir, writeScript, runCli };
+module.exports = { BIN, SOURCE_DIR, startServer, makeScriptDir, makeDataDir, writeScript, runCli };
