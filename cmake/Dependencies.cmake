@@ -20,6 +20,7 @@ dt_require(CURL libcurl libcurl4-openssl-dev)
 dt_require(OPENSSL openssl libssl-dev)
 dt_require(CJSON libcjson libcjson-dev)
 dt_require(SQLITE sqlite3 libsqlite3-dev)
+dt_require(LIBEDIT libedit libedit-dev)
 
 add_library(dt_deps INTERFACE)
 target_link_libraries(dt_deps INTERFACE ${DT_DEP_TARGETS})

@@ -11,14 +11,8 @@
 
 #include <openssl/crypto.h>
 
+#include "clock.h"
 #include "store.h"
-
-static double wall_clock(void)
-{
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static int usage_error(const char *what)
 {
@@ -46,7 +40,7 @@ static int org_create(dt_store *s, const char *name)
 {
   dt_store_org org;
   char key[DT_API_KEY_LEN + 1];
-  int rc = dt_store_org_create(s, name, strlen(name), wall_clock(), &org, key);
+  int rc = dt_store_org_create(s, name, strlen(name), dt_wall_clock(), &org, key);
   if (rc == DT_STORE_EXISTS) fprintf(stderr, "dialtone org create: an organisation called '%s' exists\n", name);
   else if (rc == DT_STORE_INVALID)
     fprintf(stderr, "dialtone org create: the name must be 1..%d characters, no control characters\n", DT_STORE_MAX_NAME);
@@ -89,7 +83,7 @@ static int key_rotate(dt_store *s, const char *which)
   dt_store_org org;
   char key[DT_API_KEY_LEN + 1];
   if (find_org(s, "key rotate", which, &org) != DT_STORE_OK) return 1;
-  if (dt_store_key_rotate(s, org.id, strlen(org.id), wall_clock(), key) != DT_STORE_OK) {
+  if (dt_store_key_rotate(s, org.id, strlen(org.id), dt_wall_clock(), key) != DT_STORE_OK) {
     fprintf(stderr, "dialtone key rotate: %s\n", dt_store_error(s));
     return 1;
   }
@@ -123,7 +117,7 @@ static int workflow_add(dt_store *s, const char *script_root, char **pos)
   char id[DT_STORE_ID_SIZE];
   dt_store_str none = { NULL, 0 };
   int rc = dt_store_workflow_create(s, org.id, strlen(org.id), (dt_store_str){ name, strlen(name) },
-                                    (dt_store_str){ flow, strlen(flow) }, none, wall_clock(), id);
+                                    (dt_store_str){ flow, strlen(flow) }, none, dt_wall_clock(), id);
   if (rc == DT_STORE_EXISTS) fprintf(stderr, "dialtone %s: %s has a workflow called '%s'\n", cmd, org.name, name);
   else if (rc != DT_STORE_OK) fprintf(stderr, "dialtone %s: %s\n", cmd, dt_store_error(s));
   if (rc != DT_STORE_OK) return 1;

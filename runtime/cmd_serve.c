@@ -1,5 +1,5 @@
 /* `dialtone serve`: the HTTP server on the script host, with reload triggers and a graceful
- * drain on SIGTERM/SIGINT. */
+ * drain on SIGTERM/SIGINT. `dialtone repl` runs the same server through dt_serving_*. */
 #include "commands.h"
 
 #include <errno.h>
@@ -13,6 +13,7 @@
 #include <openssl/crypto.h>
 
 #include "admin.h"
+#include "first_start.h"
 #include "host.h"
 #include "http_client.h"
 #include "log.h"
@@ -30,10 +31,12 @@ static struct {
   const dt_config *cfg;
   char public_url[1024];
   dt_http_server *srv;
+  dt_store *store;
   dt_watch *watch;
   uv_signal_t sighup, sigterm, sigint;
   uv_timer_t drain_timer;
   int draining, stopped;
+  dt_serving_options opts;
 } S;
 
 static void close_handle(uv_handle_t *h)
@@ -46,10 +49,11 @@ static void shutdown_all(void)
 {
   if (S.stopped) return;
   S.stopped = 1;
+  if (S.opts.stopped) S.opts.stopped(S.opts.ud);
   if (S.watch) dt_watch_stop(S.watch);
   close_handle((uv_handle_t *)&S.sighup);
   close_handle((uv_handle_t *)&S.sigterm);
-  close_handle((uv_handle_t *)&S.sigint);
+  if (S.opts.own_sigint) close_handle((uv_handle_t *)&S.sigint);
   close_handle((uv_handle_t *)&S.drain_timer);
   dt_serve_abandon_all();
   dt_spawn_abandon_all();
@@ -74,18 +78,28 @@ static void on_drain_timeout(uv_timer_t *t)
   shutdown_all();
 }
 
-static void on_stop_signal(uv_signal_t *h, int signum)
+static void start_drain(const char *why)
 {
-  (void)h;
   if (S.draining) {
     dt_log(DT_LOG_WARN, "second stop signal; exiting now", NULL);
     shutdown_all();
     return;
   }
   S.draining = 1;
-  dt_log(DT_LOG_INFO, "stop signal; draining", "signal", signum == SIGTERM ? "TERM" : "INT", NULL);
+  dt_log(DT_LOG_INFO, "stop signal; draining", "signal", why, NULL);
   uv_timer_start(&S.drain_timer, on_drain_timeout, S.cfg->drain_timeout_ms, 0);
   dt_http_server_drain(S.srv, on_drained, NULL);
+}
+
+static void on_stop_signal(uv_signal_t *h, int signum)
+{
+  (void)h;
+  start_drain(signum == SIGTERM ? "TERM" : "INT");
+}
+
+void dt_serving_stop(void)
+{
+  if (!S.stopped) start_drain("repl");
 }
 
 static void on_sighup(uv_signal_t *h, int signum)
@@ -117,8 +131,10 @@ static void start_signals(uv_loop_t *loop)
   uv_signal_start(&S.sighup, on_sighup, SIGHUP);
   uv_signal_init(loop, &S.sigterm);
   uv_signal_start(&S.sigterm, on_stop_signal, SIGTERM);
-  uv_signal_init(loop, &S.sigint);
-  uv_signal_start(&S.sigint, on_stop_signal, SIGINT);
+  if (S.opts.own_sigint) {
+    uv_signal_init(loop, &S.sigint);
+    uv_signal_start(&S.sigint, on_stop_signal, SIGINT);
+  }
   uv_timer_init(loop, &S.drain_timer);
 }
 
@@ -161,48 +177,72 @@ static void raise_open_files(void)
   }
 }
 
-int dt_cmd_serve(const dt_config *cfg, const char *script_root)
+int dt_serving_start(const dt_config *cfg, const char *script_root, const dt_serving_options *opts)
 {
   memset(&S, 0, sizeof S);
   S.cfg = cfg;
+  S.opts = *opts;
   uv_loop_t *loop = uv_default_loop();
   char err[4096];
   raise_open_files();
-  if (prepare_data_dir(cfg->data_dir) != 0) return 1;
+  if (prepare_data_dir(cfg->data_dir) != 0) return -1;
   dt_media_set_data_dir(cfg->data_dir);
   dt_settings_publish(cfg);
   uint8_t key[DT_MASTER_KEY_LEN];
   if (dt_master_key_load(getenv(DT_MASTER_KEY_ENV), cfg->data_dir, key, err, sizeof err) != 0) {
     dt_log(DT_LOG_ERROR, "cannot load the master key; not starting", "error", err, NULL);
-    return 1;
+    return -1;
   }
-  dt_store *store;
-  int opened = dt_store_open_data_dir(cfg->data_dir, &store, err, sizeof err);
-  if (opened == 0) dt_store_set_master_key(store, key);
+  int opened = dt_store_open_data_dir(cfg->data_dir, &S.store, err, sizeof err);
+  if (opened == 0) dt_store_set_master_key(S.store, key);
   OPENSSL_cleanse(key, sizeof key);
   if (opened != 0) {
     dt_log(DT_LOG_ERROR, "cannot open the database", "error", err, NULL);
-    return 1;
+    return -1;
   }
-  dt_gen_options opts = { script_root, cfg->lua_memory_limit, cfg->cpu_budget_ms };
-  if (dt_host_start(&opts, err, sizeof err) != 0) {
+  dt_gen_options gopts = { script_root, cfg->lua_memory_limit, cfg->cpu_budget_ms };
+  if (dt_host_start(&gopts, err, sizeof err) != 0) {
     dt_log(DT_LOG_ERROR, "scripts failed to load", "error", err, NULL);
-    dt_store_close(store);
-    return 1;
+    dt_store_close(S.store);
+    return -1;
   }
   S.srv = dt_http_server_start(loop, cfg->listen_host, cfg->listen_port, &cfg->http, dt_serve_request, NULL);
   if (!S.srv) {
     dt_host_stop();
-    dt_store_close(store);
-    return 1;
+    dt_store_close(S.store);
+    return -1;
   }
   dt_admin_set_server(S.srv);
   start_signals(loop);
   if (cfg->watch) start_watch(loop, script_root);
   log_listening(script_root);
-  uv_run(loop, UV_RUN_DEFAULT);
-  uv_loop_close(loop);
-  dt_store_close(store);
+  if (dt_first_start(S.store, S.public_url, stderr, err, sizeof err) < 0)
+    dt_log(DT_LOG_ERROR, "first start", "error", err, NULL);
+  return 0;
+}
+
+int dt_serving_local_url(char *buf, size_t size)
+{
+  const char *host = S.cfg->listen_host;
+  if (!strcmp(host, "0.0.0.0")) host = "127.0.0.1";
+  else if (!strcmp(host, "::")) host = "::1";
+  int v6 = strchr(host, ':') != NULL;
+  int n = snprintf(buf, size, "http://%s%s%s:%d", v6 ? "[" : "", host, v6 ? "]" : "", dt_http_server_port(S.srv));
+  return n > 0 && (size_t)n < size ? 0 : -1;
+}
+
+void dt_serving_finish(void)
+{
+  uv_loop_close(uv_default_loop());
+  dt_store_close(S.store);
   dt_metrics_reset();
+}
+
+int dt_cmd_serve(const dt_config *cfg, const char *script_root)
+{
+  dt_serving_options opts = { 1, NULL, NULL };
+  if (dt_serving_start(cfg, script_root, &opts) != 0) return 1;
+  uv_run(uv_default_loop(), UV_RUN_DEFAULT);
+  dt_serving_finish();
   return 0;
 }

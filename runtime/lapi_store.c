@@ -36,18 +36,14 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "lapi_json.h"
 
 #define DEFAULT_LIMIT 50
 #define MAX_FIELDS 32
 #define MAX_OFFSET 9007199254740991.0 /* 2^53 - 1: every integer below is exact */
 
-double dt_lapi_store_now(void)
-{
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
+double dt_lapi_store_now(void) { return dt_wall_clock(); }
 
 dt_store *dt_lapi_store(lua_State *L)
 {

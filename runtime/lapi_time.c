@@ -7,6 +7,7 @@
 #include <time.h>
 #include <uv.h>
 
+#include "clock.h"
 #include "task.h"
 #include "timeout.h"
 
@@ -31,9 +32,7 @@ static int l_sleep(lua_State *L)
 /* Wall-clock time in seconds since the epoch, with sub-millisecond precision. */
 static int l_now(lua_State *L)
 {
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  lua_pushnumber(L, (double)ts.tv_sec + (double)ts.tv_nsec / 1e9);
+  lua_pushnumber(L, dt_wall_clock());
   return 1;
 }
 

@@ -1,4 +1,4 @@
-/* The dialtone command line: serve, run, check, org, key, workflow, version, help. */
+/* The dialtone command line: serve, repl, run, check, org, key, workflow, version, help. */
 #include <lua.h>
 #include <luajit.h>
 #include <stdio.h>
@@ -16,6 +16,9 @@ static void usage(FILE *out)
   fputs("usage: dialtone COMMAND [FLAGS]\n\n"
         "commands:\n"
         "  serve               run the HTTP server on the scripts (default 127.0.0.1:8080)\n"
+        "  repl                `serve` plus a Lua prompt with the whole API (Ctrl-C cancels, Ctrl-D exits);\n"
+        "                      --connect URL --api-key KEY attach to a running server instead\n"
+        "                      (the key also from DIALTONE_API_KEY; call(), calls(), events() need it)\n"
         "  run FILE.lua [ARGS] run a Lua script with the dialtone API; its return value is the exit status\n"
         "  check               load every script as a reload would; exit 1 with file:line on error\n"
         "  org create NAME     create an organisation; prints its id and its API key (shown only this once)\n"
@@ -51,7 +54,8 @@ static int run_split(int argc, char **argv)
   return i < argc ? i : argc;
 }
 
-static int run_command(const char *cmd, dt_config *cfg, char **pos, int npos, int argc, char **argv, int file_at)
+static int run_command(const char *cmd, dt_config *cfg, char **pos, int npos, int argc, char **argv, int file_at,
+                       const dt_repl_flags *repl)
 {
   char root[1024], err[1200];
   if (strcmp(cmd, "org") == 0 || strcmp(cmd, "key") == 0) return dt_cmd_org(cfg, NULL, cmd, pos, npos);
@@ -59,12 +63,13 @@ static int run_command(const char *cmd, dt_config *cfg, char **pos, int npos, in
     fprintf(stderr, "dialtone: %s\n", err);
     return 1;
   }
-  if (strcmp(cmd, "serve") == 0 || strcmp(cmd, "check") == 0) {
+  if (strcmp(cmd, "serve") == 0 || strcmp(cmd, "check") == 0 || strcmp(cmd, "repl") == 0) {
     if (npos > 0) {
       fprintf(stderr, "dialtone %s: unexpected argument '%s'\n", cmd, pos[0]);
       usage(stderr);
       return 2;
     }
+    if (strcmp(cmd, "repl") == 0) return dt_cmd_repl(cfg, root, repl);
     return strcmp(cmd, "serve") == 0 ? dt_cmd_serve(cfg, root) : dt_cmd_check(cfg, root);
   }
   if (strcmp(cmd, "workflow") == 0) return dt_cmd_org(cfg, root, cmd, pos, npos);
@@ -83,9 +88,16 @@ int main(int argc, char **argv)
     return 0;
   }
   if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) return print_version();
-  if (strcmp(cmd, "serve") && strcmp(cmd, "run") && strcmp(cmd, "check") && strcmp(cmd, "org") &&
-      strcmp(cmd, "key") && strcmp(cmd, "workflow")) {
+  if (strcmp(cmd, "serve") && strcmp(cmd, "repl") && strcmp(cmd, "run") && strcmp(cmd, "check") &&
+      strcmp(cmd, "org") && strcmp(cmd, "key") && strcmp(cmd, "workflow")) {
     fprintf(stderr, "dialtone: unknown command '%s'\n", cmd);
+    usage(stderr);
+    return 2;
+  }
+  char err[1200];
+  dt_repl_flags repl = { NULL, NULL };
+  if (!strcmp(cmd, "repl") && (argc = dt_repl_take_flags(argc, argv, 2, &repl, err, sizeof err)) < 0) {
+    fprintf(stderr, "dialtone repl: %s\n", err);
     usage(stderr);
     return 2;
   }
@@ -98,7 +110,6 @@ int main(int argc, char **argv)
   dt_config cfg;
   char *pos[argc > 0 ? argc : 1];
   int npos = 0;
-  char err[1200];
   int rc = dt_config_build(&cfg, flag_end - 2, argv + 2, environ, pos, &npos, err, sizeof err);
   if (rc != 0) {
     fprintf(stderr, "dialtone: %s\n", err);
@@ -106,5 +117,5 @@ int main(int argc, char **argv)
     return rc == -2 ? 2 : 1;
   }
   dt_log_set_level(cfg.log_level);
-  return run_command(cmd, &cfg, pos, npos, argc, argv, flag_end);
+  return run_command(cmd, &cfg, pos, npos, argc, argv, flag_end, &repl);
 }

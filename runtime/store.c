@@ -13,6 +13,7 @@
 
 #include <openssl/crypto.h>
 
+#include "clock.h"
 #include "paths.h"
 
 #define WAL_RETRY_MS 10
@@ -93,13 +94,6 @@ void dt_store_set_master_key(dt_store *s, const uint8_t key[32])
 }
 dt_store *dt_store_current(void) { return current; }
 
-static double wall_clock(void)
-{
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static int exec(dt_store *s, const char *sql)
 {
   char *msg = NULL;
@@ -156,7 +150,7 @@ static int record_version(dt_store *s, int version)
 {
   char sql[128];
   snprintf(sql, sizeof sql, "INSERT INTO schema_migrations(version, applied_at) VALUES(%d, %.6f)",
-           version, wall_clock());
+           version, dt_wall_clock());
   return exec(s, sql);
 }
 

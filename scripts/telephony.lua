@@ -141,20 +141,17 @@ local function run_and_provider(run_id)
   return run, provider
 end
 
---- The webhook document (TwiML, NCCO, ...) the carrier fetches when the call connects. A
---- signature, when the request carries one, must verify; without one the run's token must.
+--- The webhook document (TwiML, NCCO, ...) the carrier fetches when the call connects: the
+--- run's token must be in the query, and a signature, when the request carries one, must verify.
 ---@param req table
 ---@return table
 local function webhook_document(req)
   local run_id = req.query.workflow_run_id
   local run, provider = run_and_provider(run_id)
   if not run then return provider end
-  local ok, why
-  if webhooks.signed(provider, req) then
-    ok, why = webhooks.verify(provider, req)
-  else
-    ok, why = webhooks.same_secret(req.query.token, run.media_token), "no signature and no valid run token"
-  end
+  -- the run's token always (the document URL carries it), and a signature whenever one is sent
+  local ok, why = webhooks.same_secret(req.query.token, run.media_token), "missing or wrong run token"
+  if ok and webhooks.signed(provider, req) then ok, why = webhooks.verify(provider, req) end
   if not ok then
     webhooks.log_refused("webhook document", req, run.id, why)
     return route.error(403, "forbidden", "request not signed by the carrier")
@@ -192,19 +189,20 @@ local function status_callback(req)
   end
   local data, data_err = webhooks.callback_data(req)
   if not data then return route.error(400, "invalid_body", data_err) end
+  local raw = webhooks.redact(req.body, run.media_token)
   local parsed, not_status = provider.parse_status_callback(data)
   if not parsed then
-    runs.record_event(run.id, { source = provider.name, raw = req.body, outcome = "ignored" })
+    runs.record_event(run.id, { source = provider.name, raw = raw, outcome = "ignored" })
     return route.json(200, { outcome = "ignored", reason = tostring(not_status) })
   end
   if run.call_id and parsed.call_id and parsed.call_id ~= run.call_id then
-    runs.record_event(run.id, { source = provider.name, raw = req.body, raw_status = parsed.raw_status,
+    runs.record_event(run.id, { source = provider.name, raw = raw, raw_status = parsed.raw_status,
                                 status = parsed.status, outcome = "wrong_call" })
     return route.error(400, "wrong_call", "the callback is about call " .. tostring(parsed.call_id) ..
                        ", not this run's call")
   end
   local outcome, current = runs.apply_status(run, parsed.status, {
-    source = provider.name, raw = req.body, raw_status = parsed.raw_status, duration = parsed.duration,
+    source = provider.name, raw = raw, raw_status = parsed.raw_status, duration = parsed.duration,
   })
   if outcome == "applied" and status.is_final(current) then
     dialtone.task.spawn(runs.fetch_cost, run.id, provider)

@@ -21,7 +21,8 @@ local RANK = {
 }
 local FINAL_RANK = 4
 
---- Raw carrier values (spec/twilio.md §3, spec/vonage.md §4) → normalized status.
+--- Raw carrier values (spec/twilio.md §3, spec/vonage.md §4; the simulated carrier of
+--- providers/sim.lua speaks the normalized names) → normalized status.
 local MAPS = {
   twilio = {
     queued = "initiated",
@@ -46,6 +47,16 @@ local MAPS = {
     timeout = "no-answer",
     cancelled = "canceled",
   },
+  sim = {
+    initiated = "initiated",
+    ringing = "ringing",
+    answered = "answered",
+    completed = "completed",
+    busy = "busy",
+    failed = "failed",
+    ["no-answer"] = "no-answer",
+    canceled = "canceled",
+  },
 }
 
 --- Vonage events that carry a `status` but say nothing about the call's progress.
@@ -56,8 +67,8 @@ local VONAGE_NOT_STATUS = {
 }
 
 --- Maps a carrier's raw status to a normalized one, or returns nil and why.
----@param provider_name string "twilio" or "vonage"
----@param raw_status string the carrier's value (Twilio `CallStatus`, Vonage `status`)
+---@param provider_name string "twilio", "vonage" or "sim"
+---@param raw_status string the carrier's value (Twilio `CallStatus`, Vonage `status`, sim `status`)
 ---@return CallStatus|nil, string|nil
 function status.normalize(provider_name, raw_status)
   local map = MAPS[provider_name]

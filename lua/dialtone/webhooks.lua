@@ -96,6 +96,25 @@ function webhooks.callback_data(req)
   return nil, "unsupported content-type '" .. ct .. "'"
 end
 
+--- A carrier's request body as stored in an event: the run's media token, which some carriers
+--- echo back (Vonage repeats the NCCO headers in the WebSocket leg's events), replaced, so the
+--- API that shows events never reveals it.
+---@param body string|nil
+---@param token string|nil
+---@return string|nil
+function webhooks.redact(body, token)
+  if type(body) ~= "string" or type(token) ~= "string" or token == "" then return body end
+  local out, from = {}, 1
+  while true do
+    local i, j = body:find(token, from, true)
+    if not i then break end
+    out[#out + 1] = body:sub(from, i - 1) .. "[media token]"
+    from = j + 1
+  end
+  out[#out + 1] = body:sub(from)
+  return table.concat(out)
+end
+
 --- Logs a refused carrier request (never its secrets: only what, which run, why).
 ---@param what string
 ---@param req table

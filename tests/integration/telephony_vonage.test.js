@@ -136,6 +136,9 @@ test('a full call: initiate, NCCO, events, media both ways, completion and cost'
   ]);
   assert.deepEqual(run.events.slice(4, 8).map((e) => JSON.parse(e.raw).status),
     ['started', 'answered', 'disconnected', 'completed']);
+  // Vonage echoes the endpoint headers (the media token) in the leg's events: never shown by the API.
+  assert.ok(run.events.every((e) => !String(e.raw).includes(token)), 'the media token is redacted from stored events');
+  assert.equal(JSON.parse(run.events[4].raw).headers.token, '[media token]');
 });
 
 test('out-of-order, repeated and detection events never move a run backwards; every one is kept', async () => {
@@ -269,7 +272,7 @@ test('hostile event webhooks are refused with 403 (or 413, 400) and change nothi
   assert.equal(none.status, 404);
 });
 
-test('the NCCO needs a valid Vonage signature or, unsigned, the run token', async () => {
+test('the NCCO needs the run token, and a valid Vonage signature whenever one is sent', async () => {
   scenario({ silent: true });
   const res = await acme.initiate({ workflow_id: WF, phone_number: '+447700900128', workflow_run_id: 'run-ncco' });
   assert.equal(res.status, 200, res.body);
@@ -309,6 +312,10 @@ test('the NCCO needs a valid Vonage signature or, unsigned, the run token', asyn
     query: replayed.searchParams })}`;
   isNcco(await get(replayed, once));
   assert.equal((await get(replayed, once)).status, 403, 'a signed NCCO request is not accepted twice');
+  const signedNoToken = vonageUrl(noToken);
+  const noTokenJwt = `Bearer ${signWebhook({ secret: SIGNATURE_SECRET, apiKey: API_KEY, applicationId: APP_ID,
+    query: signedNoToken.searchParams })}`;
+  assert.equal((await get(signedNoToken, noTokenJwt)).status, 403, 'signed, but without the run token (DESIGN §5)');
   const run = (await acme.run('run-ncco')).json;
   assert.equal(run.status, 'initiated');
   assert.equal(run.media_state, 'waiting');

@@ -27,6 +27,15 @@ check("every Vonage event status (spec/vonage.md §4) maps", function()
   for raw, want in pairs(expected) do eq(status.normalize("vonage", raw), want, "vonage " .. raw) end
 end)
 
+check("every simulated-carrier status (providers/sim.lua) maps to itself", function()
+  for _, raw in ipairs(ALL) do eq(status.normalize("sim", raw), raw, "sim " .. raw) end
+  for _, raw in ipairs({ "in-progress", "cancelled", "queued", "Completed", "" }) do
+    local s, err = status.normalize("sim", raw)
+    eq(s, nil, "sim " .. raw)
+    eq(err, "unknown sim status '" .. raw .. "'", "reason")
+  end
+end)
+
 check("terminal carrier statuses map to final ones, the others do not", function()
   local terminal = {
     twilio = { completed = true, busy = true, ["no-answer"] = true, canceled = true, failed = true,
