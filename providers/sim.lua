@@ -103,24 +103,13 @@ local function build(config)
       local ok, err = scenario.parse(config.scenario)
       if not ok then add("scenario", err) end
     end
-    for i, n in ipairs(config.from_numbers) do
-      if not is_e164(n) then
-        add("from_numbers", "number " .. i .. " (" .. tostring(n) .. ") is not E.164 (+ and up to 15 digits)")
-      end
-    end
+    kit.check_numbers(config.from_numbers, "from_numbers", add)
     if #problems > 0 then return false, problems end
     return true
   end
 
   --- nil when the configuration is usable, else the problems as one message.
-  ---@return string|nil
-  local function config_error()
-    local ok, problems = p.validate_config()
-    if ok then return nil end
-    local parts = {}
-    for i, pr in ipairs(problems) do parts[i] = pr.field .. " " .. pr.message end
-    return "sim: invalid configuration: " .. table.concat(parts, "; ")
-  end
+  local config_error = kit.config_checker(p)
 
   --- Places a simulated call: returns at once, the call goes on in a background task.
   ---@param to_number string E.164 (the test numbers choose the outcome)

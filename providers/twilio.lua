@@ -19,7 +19,7 @@ local twiml = require("dialtone.twiml")
 local twilio_signature = require("dialtone.twilio_signature")
 
 local http, json, crypto, url = dialtone.http, dialtone.json, dialtone.crypto, dialtone.url
-local number_list, is_e164, decode, is_null = kit.number_list, kit.is_e164, kit.decode_json, kit.is_null
+local number_list, decode, is_null = kit.number_list, kit.decode_json, kit.is_null
 
 local DEFAULT_API_BASE_URL = "https://api.twilio.com"
 local API_VERSION = "/2010-04-01"
@@ -97,28 +97,14 @@ local function build(config)
     if type(token) ~= "string" or #token ~= 32 then
       add("auth_token", "must be 32 characters")
     end
-    for i, n in ipairs(config.from_numbers) do
-      if not is_e164(n) then
-        add("from_numbers", "number " .. i .. " (" .. tostring(n) .. ") is not E.164 (+ and up to 15 digits)")
-      end
-    end
-    local base = config.api_base_url
-    if type(base) ~= "string" or not base:lower():find("^https?://[^/?#]+") then
-      add("api_base_url", "must be an http:// or https:// URL")
-    end
+    kit.check_numbers(config.from_numbers, "from_numbers", add)
+    kit.check_url(config.api_base_url, "api_base_url", add)
     if #problems > 0 then return false, problems end
     return true
   end
 
   --- nil when the configuration is usable, else the problems as one message.
-  ---@return string|nil
-  local function config_error()
-    local ok, problems = p.validate_config()
-    if ok then return nil end
-    local parts = {}
-    for i, pr in ipairs(problems) do parts[i] = pr.field .. " " .. pr.message end
-    return "twilio: invalid configuration: " .. table.concat(parts, "; ")
-  end
+  local config_error = kit.config_checker(p)
 
   --- One REST request under /2010-04-01/Accounts/{sid}; the decoded JSON, or nil and err.
   ---@param method "GET"|"POST"

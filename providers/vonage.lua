@@ -228,28 +228,14 @@ local function build(config)
     if type(secret) ~= "string" or #secret < MIN_SIGNATURE_SECRET then
       add("signature_secret", "is required, at least " .. MIN_SIGNATURE_SECRET .. " characters")
     end
-    for i, n in ipairs(config.from_numbers) do
-      if not is_e164(n) then
-        add("from_numbers", "number " .. i .. " (" .. tostring(n) .. ") is not E.164 (+ and up to 15 digits)")
-      end
-    end
-    local base = config.api_base_url
-    if type(base) ~= "string" or not base:lower():find("^https?://[^/?#]+") then
-      add("api_base_url", "must be an http:// or https:// URL")
-    end
+    kit.check_numbers(config.from_numbers, "from_numbers", add)
+    kit.check_url(config.api_base_url, "api_base_url", add)
     if #problems > 0 then return false, problems end
     return true
   end
 
   --- nil when the configuration is usable, else the problems as one message.
-  ---@return string|nil
-  local function config_error()
-    local ok, problems = p.validate_config()
-    if ok then return nil end
-    local parts = {}
-    for i, pr in ipairs(problems) do parts[i] = pr.field .. " " .. pr.message end
-    return "vonage: invalid configuration: " .. table.concat(parts, "; ")
-  end
+  local config_error = kit.config_checker(p)
 
   --- One request; the decoded JSON object, or nil and err. Only GETs are retried.
   ---@param method "GET"|"POST"

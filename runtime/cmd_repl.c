@@ -10,6 +10,7 @@
 #include <string.h>
 #include <uv.h>
 
+#include "first_start.h"
 #include "gen.h"
 #include "host.h"
 #include "http_client.h"
@@ -172,6 +173,8 @@ static int start_prompt(const dt_config *cfg, const char *script_root, const dt_
     return -1;
   }
   const char *key = flags->api_key ? flags->api_key : getenv("DIALTONE_API_KEY");
+  if (key && !*key) key = NULL; /* an empty variable counts as unset */
+  if (!key && !R.connected) key = dt_first_start_api_key(); /* a fresh data directory's default */
   push_settings(R.gen->vm->L, key);
   if (dt_repl_eval_init(&R.eval, R.gen, statement_finished, NULL, err, sizeof err) != 0) {
     fprintf(stderr, "dialtone repl: %s\n", err);

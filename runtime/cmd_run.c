@@ -9,6 +9,7 @@
 #include <openssl/crypto.h>
 
 #include "gen.h"
+#include "lapi.h"
 #include "master_key.h"
 #include "settings.h"
 #include "store.h"
@@ -72,6 +73,7 @@ int dt_cmd_run(const dt_config *cfg, const char *script_root, const char *file, 
   }
   lua_State *L = gen->vm->L;
   set_arg_table(L, file, argc, argv);
+  dt_lapi_assets_allow_files(L);
   dt_vm_seal_globals(L);
   run_result r = { 1 };
   if (dt_vm_loadfile(L, file) != 0) {

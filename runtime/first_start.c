@@ -8,6 +8,8 @@
 #include "crypto.h"
 
 #define ORG_NAME "default"
+
+static char api_key[DT_API_KEY_LEN + 1];
 #define WORKFLOW_NAME "Echo"
 #define WORKFLOW_FLOW "echo"
 
@@ -75,6 +77,9 @@ int dt_first_start(dt_store *s, const char *public_url, FILE *out, char *err, si
           "  Web UI: %s/\n",
           org.name, org.id, WORKFLOW_NAME, wf, ORG_NAME, key, public_url);
   fflush(out);
+  memcpy(api_key, key, sizeof api_key);
   OPENSSL_cleanse(key, sizeof key);
   return 1;
 }
+
+const char *dt_first_start_api_key(void) { return api_key[0] ? api_key : NULL; }

@@ -14,4 +14,7 @@
  * Returns 1 when it created them, 0 when the store already had an organisation, -1 on error
  * (message in err). */
 int dt_first_start(dt_store *s, const char *public_url, FILE *out, char *err, size_t errlen);
+/* The API key dt_first_start made in this process, or NULL: an in-process REPL acts as the
+ * default organisation with it, so a fresh data directory needs no set-up at all. */
+const char *dt_first_start_api_key(void);
 #endif

@@ -19,6 +19,8 @@ int dt_lapi_store_open(lua_State *L);
 int dt_lapi_config_open(lua_State *L);
 int dt_lapi_spawn_open(lua_State *L);
 int dt_lapi_assets_open(lua_State *L);
+/* Adds dialtone.assets.read_file (any file) to a state: for `dialtone run` only. */
+void dt_lapi_assets_allow_files(lua_State *L);
 
 /* Creates the global `dialtone` with every binding, then loads the runtime's Lua library
  * (lua/dialtone/router.lua supplies dialtone.route). Returns 0, or pushes an error message

@@ -2,7 +2,9 @@
  *
  *   read(path) -> text, or nil, err. path is relative to <script root>/scripts/: no leading
  *     "/", no ".." component, no NUL; a regular file of at most 4 MiB that stays inside
- *     scripts/ once symbolic links are resolved. err is "not found" when there is no such file. */
+ *     scripts/ once symbolic links are resolved. err is "not found" when there is no such file.
+ *   read_file(path) -> text, or nil, err: any regular file of at most 4 MiB, the path as given.
+ *     Only in `dialtone run` (dt_lapi_assets_allow_files): its script is the user's own command. */
 #include "lapi.h"
 
 #include <errno.h>
@@ -91,6 +93,28 @@ static int l_read(lua_State *L)
   int rc = push_contents(L, fd);
   close(fd);
   return rc;
+}
+
+static int l_read_file(lua_State *L)
+{
+  size_t len;
+  const char *path = luaL_checklstring(L, 1, &len);
+  if (len == 0 || memchr(path, '\0', len)) return fail(L, "not found");
+  /* O_NONBLOCK: opening a FIFO must not hang; push_contents refuses anything but a file. */
+  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) return fail(L, errno == ENOENT || errno == ENOTDIR ? "not found" : strerror(errno));
+  int rc = push_contents(L, fd);
+  close(fd);
+  return rc;
+}
+
+void dt_lapi_assets_allow_files(lua_State *L)
+{
+  lua_getglobal(L, "dialtone");
+  lua_getfield(L, -1, "assets");
+  lua_pushcfunction(L, l_read_file);
+  lua_setfield(L, -2, "read_file");
+  lua_pop(L, 2);
 }
 
 int dt_lapi_assets_open(lua_State *L)

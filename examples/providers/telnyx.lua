@@ -23,7 +23,7 @@
 local kit = require("dialtone.provider_kit")
 
 local http, json, crypto, url = dialtone.http, dialtone.json, dialtone.crypto, dialtone.url
-local number_list, is_e164, is_text = kit.number_list, kit.is_e164, kit.is_text
+local number_list, is_text = kit.number_list, kit.is_text
 local time, media = dialtone.time, dialtone.media
 
 local DEFAULT_API_BASE_URL = "https://api.telnyx.com"
@@ -192,28 +192,14 @@ local function build(config, opts)
     if not decode_public_key(config.public_key) then
       add("public_key", "must be the base64 of a 32-byte Ed25519 public key")
     end
-    for i, n in ipairs(config.from_numbers) do
-      if not is_e164(n) then
-        add("from_numbers", "number " .. i .. " (" .. tostring(n) .. ") is not E.164 (+ and up to 15 digits)")
-      end
-    end
-    local base = config.api_base_url
-    if type(base) ~= "string" or not base:lower():find("^https?://[^/?#]+") then
-      add("api_base_url", "must be an http:// or https:// URL")
-    end
+    kit.check_numbers(config.from_numbers, "from_numbers", add)
+    kit.check_url(config.api_base_url, "api_base_url", add)
     if #problems > 0 then return false, problems end
     return true
   end
 
   --- nil when the configuration is usable, else the problems as one message.
-  ---@return string|nil
-  local function config_error()
-    local ok, problems = p.validate_config()
-    if ok then return nil end
-    local parts = {}
-    for i, pr in ipairs(problems) do parts[i] = pr.field .. " " .. pr.message end
-    return "telnyx: invalid configuration: " .. table.concat(parts, "; ")
-  end
+  local config_error = kit.config_checker(p)
 
   --- One REST request under {api_base_url}/v2; the response's `data` member, or nil and err.
   --- GETs are retried on transport errors and 429/5xx; a POST is never sent twice.

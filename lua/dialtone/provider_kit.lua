@@ -63,6 +63,42 @@ function kit.decode_json(body)
   return nil
 end
 
+--- Adds a problem for each entry of a phone-number list setting that is not E.164.
+---@param numbers any[]
+---@param field string the setting's name
+---@param add fun(field: string, message: string)
+function kit.check_numbers(numbers, field, add)
+  for i, n in ipairs(numbers) do
+    if not kit.is_e164(n) then
+      add(field, "number " .. i .. " (" .. tostring(n) .. ") is not E.164 (+ and up to 15 digits)")
+    end
+  end
+end
+
+--- Adds a problem unless the setting is an http:// or https:// URL with a host.
+---@param v any
+---@param field string
+---@param add fun(field: string, message: string)
+function kit.check_url(v, field, add)
+  if type(v) ~= "string" or not v:lower():find("^https?://[^/?#]+") then
+    add(field, "must be an http:// or https:// URL")
+  end
+end
+
+--- A function that returns nil while the provider's configuration is usable, else its problems
+--- as one message ("NAME: invalid configuration: field message; ..."), for methods to refuse with.
+---@param p table the provider spec, with validate_config
+---@return fun(): string|nil
+function kit.config_checker(p)
+  return function()
+    local ok, problems = p.validate_config()
+    if ok then return nil end
+    local parts = {}
+    for i, pr in ipairs(problems) do parts[i] = pr.field .. " " .. pr.message end
+    return p.name .. ": invalid configuration: " .. table.concat(parts, "; ")
+  end
+end
+
 --- The module of a provider bound to a configuration: the definition built on an empty
 --- configuration (what the registry lists; its methods report the missing configuration), with
 --- `new(config [, opts])` building an instance bound to one account (opts go to build as they

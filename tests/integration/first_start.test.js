@@ -6,7 +6,7 @@ const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
-const { startServer, SOURCE_DIR } = require('./lib/server');
+const { startServer, runCli, SOURCE_DIR } = require('./lib/server');
 const { api } = require('./lib/telephony');
 
 test('a fresh data directory: the default organisation places a simulated call; a restart creates nothing', async () => {
@@ -47,4 +47,14 @@ test('a fresh data directory: the default organisation places a simulated call; 
   } finally {
     fs.rmSync(dataDir, { recursive: true, force: true });
   }
+});
+
+test('a fresh data directory: `dialtone repl` calls as the default organisation with no key given', () => {
+  const r = runCli(['repl', '--listen', '127.0.0.1:0', '--script-dir', SOURCE_DIR, '--log-level', 'warn'], {
+    input: 'call("+15550100123", "Echo", { options = { scenario = { ring = 0.1, steps = { { hangup_after = 0.5 } } } } })\n',
+    env: { DIALTONE_API_KEY: '' } });
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stderr, /created the organisation "default"/);
+  assert.match(r.stdout, /: initiated via sim/);
+  assert.match(r.stdout, /completed\s+sim \(applied\)/);
 });

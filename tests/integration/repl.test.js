@@ -200,8 +200,10 @@ test('piped input: no prompts, values on stdout, errors on stderr, exit 0 at the
 test('helpers: providers() lists the providers; calls() without an API key says how to get one', () => {
   const dataDir = makeDataDir();
   const input = 'for _, p in ipairs(providers()) do print("provider " .. p.name) end\ncalls()\n';
-  const env = { ...process.env };
+  const env = { ...process.env, DIALTONE_DATA_DIR: dataDir };
   delete env.DIALTONE_API_KEY;
+  // an organisation already there: no default organisation (and key) is made for the REPL
+  assert.equal(spawnSync(BIN, ['org', 'create', 'Acme'], { encoding: 'utf8', env, cwd: dataDir }).status, 0);
   const r = spawnSync(BIN, replArgs(dataDir), { input, encoding: 'utf8', timeout: 30000, cwd: dataDir, env });
   fs.rmSync(dataDir, { recursive: true, force: true });
   assert.equal(r.status, 0, r.stderr);

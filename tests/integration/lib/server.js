@@ -124,7 +124,7 @@ function runCli(args, opts = {}) {
   // `dialtone run` opens the database in its data directory: give each run its own.
   const dataDir = makeDataDir();
   const r = spawnSync(BIN, args, { encoding: 'utf8', timeout: 30000,
-    env: { ...process.env, DIALTONE_DATA_DIR: dataDir, ...(opts.env || {}) }, cwd: opts.cwd || os.tmpdir(), input: '' });
+    env: { ...process.env, DIALTONE_DATA_DIR: dataDir, ...(opts.env || {}) }, cwd: opts.cwd || os.tmpdir(), input: opts.input || '' });
   fs.rmSync(dataDir, { recursive: true, force: true });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
