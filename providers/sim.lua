@@ -137,7 +137,7 @@ local function build(config)
                                 rate_per_minute = config.rate_per_minute, currency = config.currency }, time.now())
     task.spawn(carrier.run, { call = call, secret = config.webhook_secret, webhook_url = webhook_url,
                               status_callback_url = cb, scenario = parsed })
-    return { call_id = call.call_id, status = "initiated",
+    return { call_id = call.call_id, status = "initiated", from = from,
              raw = { call_id = call.call_id, to = to_number, from = from, workflow_run_id = tostring(workflow_run_id) } }
   end
 
