@@ -87,10 +87,14 @@ test('a request in flight finishes on its generation; the next runs the new code
   server.writeScript('v.lua', version('new'));
   assert.equal((await request(`${server.url}/admin/reload`, { method: 'POST' })).status, 200);
   assert.equal(await getText(server, '/v'), 'new');
-  assert.equal((await status(server)).live_generations, 2, 'the old generation is held by the slow request');
+  const during = await status(server);
+  assert.equal(during.live_generations, 2, 'the old generation is held by the slow request');
   assert.equal((await slow).body, 'old');
   const after = await until(async () => { const s = await status(server); return s.live_generations === 1 && s; });
-  assert.ok(after.lua_memory_bytes < base * 1.5, `memory ${after.lua_memory_bytes} vs ${base} for one generation`);
+  // Closing the old generation returns its memory: at least half of what one freshly loaded
+  // generation holds (the new one's garbage, not yet collected, makes an exact figure vary).
+  const freed = during.lua_memory_bytes - after.lua_memory_bytes;
+  assert.ok(freed > base * 0.5, `freed ${freed} bytes; one generation holds ${base}`);
 });
 
 test('reloading while requests run loses no request', async (t) => {
