@@ -1,6 +1,6 @@
--- A development route for the media path before the telephony endpoints exist: a Twilio
--- Media Streams client (a test, the benchmark) connects here and talks to a workflow.
--- Loopback clients only.
+-- A development route for the media path alone: a Twilio Media Streams client (the media
+-- tests, the benchmark) runs a workflow module here directly, with no run, no token and no
+-- carrier. Loopback clients only; calls go through /api/v1/telephony/ws/... (telephony.lua).
 local route = dialtone.route
 local flow = require("dialtone.flow")
 
