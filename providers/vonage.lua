@@ -252,13 +252,14 @@ local function build(config)
     })
     if not res then return nil, "vonage: " .. tostring(req_err) end
     if res.status < 200 or res.status > 299 then return nil, api_error(res) end
+    if res.status == 204 then return {} end -- e.g. a hang-up: nothing to decode
     local decoded = decode(res.body)
     if type(decoded) ~= "table" then return nil, "vonage: response is not a JSON object" end
     return decoded
   end
 
   --- A Voice API request under {api_base_url}/v1/calls, with the application JWT.
-  ---@param method "GET"|"POST"
+  ---@param method "GET"|"POST"|"PUT"
   ---@param path string after /v1/calls
   ---@param body string|nil
   ---@return table|nil, string|nil
@@ -276,6 +277,17 @@ local function build(config)
   local function fetch_call(call_id)
     if not is_text(call_id) then return nil, "vonage: call_id must be a non-empty string" end
     return voice("GET", "/" .. url.encode(call_id))
+  end
+
+  --- Ends the call: PUT /v1/calls/{uuid} {"action":"hangup"} (204), which spec/vonage.md §6.3
+  --- recommends over only closing the WebSocket. A call Vonage no longer knows (404) has ended.
+  ---@param call_id string
+  ---@return boolean|nil, string|nil
+  function p.hangup_call(call_id)
+    if not is_text(call_id) then return nil, "vonage: call_id must be a non-empty string" end
+    local done, err = voice("PUT", "/" .. url.encode(call_id), json.encode({ action = "hangup" }))
+    if done or tostring(err):find("^vonage: HTTP 404") then return true end
+    return nil, err
   end
 
   --- {call_id, status, raw} from a call object.

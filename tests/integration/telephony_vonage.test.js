@@ -9,6 +9,7 @@ const crypto = require('node:crypto');
 const WebSocket = require('ws');
 const { startServer } = require('./lib/server');
 const { request } = require('./lib/http');
+const { until } = require('./lib/wait');
 const { startFakeVonage, signWebhook, hs256, DEFAULT_SCENARIO } = require('./lib/fake_vonage');
 const { makeServiceRoot, setupOrganization, TEST_FLOW, FAST_COST_RETRIES } = require('./lib/telephony');
 
@@ -106,6 +107,10 @@ test('a full call: initiate, NCCO, events, media both ways, completion and cost'
   assert.deepEqual(call.received.other, []);
   assert.equal(call.closedBy, 'server');
   assert.equal(call.socketClose, 1000);
+  // and the flow hanging up ends the call through the REST API, as spec §6.3 recommends
+  const hangup = await until(() => fake.requests.find((r) => r.method === 'PUT' && r.path === `/v1/calls/${call.uuid}`));
+  assert.deepEqual(hangup.json, { action: 'hangup' });
+  assert.equal(fake.calls.get(call.uuid).hungUpByApi, true);
   await server.waitForLog(/msg="flow finished".*digits=1#/);
   assert.match(server.log, /msg="flow finished"(?=.*frames=10\b)(?=.*marks=tone-done)/);
   for (const e of call.events) assert.equal(e.response.status, 200, `${e.leg} ${e.status}: ${e.response.body}`);

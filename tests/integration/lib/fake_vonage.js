@@ -358,6 +358,13 @@ async function startFakeVonage(opts) {
       const { answer_url, event_url, ...view } = call;
       return { status: 200, body: view };
     }
+    if (rec.method === 'PUT' && get) {
+      const call = calls.get(decodeURIComponent(get[1]));
+      if (!call) return voiceError(404, 'Not Found', `Call ${get[1]} was not found`);
+      if (rec.json?.action !== 'hangup') return voiceError(400, 'Bad Request', 'unsupported action');
+      call.hungUpByApi = true;
+      return { status: 204 };
+    }
     return voiceError(404, 'Not Found', `No route for ${rec.method} ${rec.path}`);
   }
 
@@ -391,6 +398,7 @@ async function startFakeVonage(opts) {
   }
 
   function send(res, { status, body }) {
+    if (status === 204) return res.writeHead(204).end();
     res.writeHead(status, { 'content-type': 'application/json' });
     res.end(JSON.stringify(body));
   }
