@@ -24,6 +24,7 @@
 #include "serve.h"
 #include "settings.h"
 #include "spawn.h"
+#include "startup.h"
 #include "store.h"
 #include "watch.h"
 
@@ -218,6 +219,7 @@ int dt_serving_start(const dt_config *cfg, const char *script_root, const dt_ser
   log_listening(script_root);
   if (dt_first_start(S.store, S.public_url, stderr, err, sizeof err) < 0)
     dt_log(DT_LOG_ERROR, "first start", "error", err, NULL);
+  dt_startup_run();
   return 0;
 }
 

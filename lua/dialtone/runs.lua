@@ -102,4 +102,30 @@ function runs.fetch_cost(run_id, provider)
   log.warn("run cost unavailable", { run = run_id, error = tostring(err), attempts = attempts })
 end
 
+--- The final statuses, whose runs are priced.
+local FINAL = { "completed", "failed", "busy", "no-answer", "canceled" }
+--- How many runs of each final status are looked at when the server starts.
+local RESUME_LIMIT = 500
+
+--- Resumes the cost fetches a previous process left unfinished (it stopped, or was killed,
+--- between a run's final status and its price): every recent final run with a call and no
+--- cost_state yet. The server calls it once when it starts (runtime/startup.c).
+function runs.resume_cost_fetches()
+  local resumed = 0
+  for _, s in ipairs(FINAL) do
+    for _, run in ipairs(store.list_runs({ status = s, limit = RESUME_LIMIT })) do
+      if run.call_id and run.cost_state == nil then
+        local provider, err = dialtone.telephony.get_provider(run.organization_id, run.config_id)
+        if provider then
+          dialtone.task.spawn(runs.fetch_cost, run.id, provider)
+          resumed = resumed + 1
+        else
+          log.warn("cost fetch not resumed", { run = run.id, error = tostring(err) })
+        end
+      end
+    end
+  end
+  if resumed > 0 then log.info("cost fetches resumed", { runs = resumed }) end
+end
+
 return runs
