@@ -4,7 +4,7 @@
  *   config.data_dir        the data directory
  *
  * Fields are read through __index so a value published after the scripts loaded (the public
- * URL once the server listens) is seen. */
+ * URL once the server listens) is seen; reading any other field raises, like a misspelt global. */
 #include "lapi.h"
 
 #include <lauxlib.h>
@@ -35,7 +35,7 @@ static int l_index(lua_State *L)
   } else if (strcmp(key, "data_dir") == 0) {
     lua_pushstring(L, settings(L)->data_dir);
   } else {
-    lua_pushnil(L);
+    return luaL_error(L, "dialtone.config has no field '%s' (public_url, data_dir)", key);
   }
   return 1;
 }

@@ -17,10 +17,12 @@ local status = require("dialtone.status")
 local runs = require("dialtone.runs")
 local webhooks = require("dialtone.webhooks")
 local api = require("dialtone.api")
+local kit = require("dialtone.provider_kit")
 
 local PREFIX = webhooks.PREFIX
 local ID_PATTERN = "^[%w_%-]+$"
 local MAX_ID = 64
+local MIN_E164 = 8 -- characters: "+" and 7 digits
 
 ---@param v any
 ---@return boolean
@@ -31,7 +33,7 @@ end
 ---@param v any
 ---@return boolean
 local function is_e164(v)
-  return type(v) == "string" and v:find("^%+[1-9]%d+$") ~= nil and #v <= 16 and #v >= 8
+  return kit.is_e164(v) and #v >= MIN_E164 -- a country code and a subscriber number at least
 end
 
 --- The initiate-call body checked: the fields, or nil and a 400 response.
@@ -73,7 +75,7 @@ end
 ---@param err string
 local function fail_run(run, err)
   store.update_run(run.id, { status = "failed", error = err, media_state = "done", ended_at = dialtone.time.now() })
-  runs.record_event(run.id, { source = "initiate", raw = err, status = "failed", outcome = "applied" })
+  store.add_event(run.id, { source = "initiate", raw = err, status = "failed", outcome = "applied" })
 end
 
 --- The flow module of a run's workflow (one of its organisation's), or nil and why.
@@ -192,11 +194,11 @@ local function status_callback(req)
   local raw = webhooks.redact(req.body, run.media_token)
   local parsed, not_status = provider.parse_status_callback(data)
   if not parsed then
-    runs.record_event(run.id, { source = provider.name, raw = raw, outcome = "ignored" })
+    store.add_event(run.id, { source = provider.name, raw = raw, outcome = "ignored" })
     return route.json(200, { outcome = "ignored", reason = tostring(not_status) })
   end
   if run.call_id and parsed.call_id and parsed.call_id ~= run.call_id then
-    runs.record_event(run.id, { source = provider.name, raw = raw, raw_status = parsed.raw_status,
+    store.add_event(run.id, { source = provider.name, raw = raw, raw_status = parsed.raw_status,
                                 status = parsed.status, outcome = "wrong_call" })
     return route.error(400, "wrong_call", "the callback is about call " .. tostring(parsed.call_id) ..
                        ", not this run's call")

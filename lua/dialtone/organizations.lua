@@ -4,6 +4,7 @@
 local organizations = {}
 
 local providers = require("dialtone.providers")
+local kit = require("dialtone.provider_kit")
 
 local store = dialtone.store
 
@@ -18,17 +19,6 @@ function organizations.authenticate(api_key)
   local org = store.organization_for_key(api_key)
   if not org then return nil, "invalid API key" end
   return org
-end
-
---- The configuration's problems as one line: "field message; ...".
----@param problems {field: string, message: string}[]|nil
----@return string
-local function describe(problems)
-  local parts = {}
-  for i, p in ipairs(problems or {}) do
-    parts[i] = type(p) == "table" and (tostring(p.field) .. " " .. tostring(p.message)) or tostring(p)
-  end
-  return table.concat(parts, "; ")
 end
 
 --- A provider instance bound to settings (the module itself for a provider without `new`), and
@@ -59,7 +49,7 @@ local function instance_for(config)
   if cached and p and cached.provider == p and cached.updated_at == config.updated_at then return cached.instance end
   local instance, ok, problems = organizations.build(config.provider, config.settings)
   if not instance then return nil, ok end
-  if not ok then return nil, "invalid configuration: " .. describe(problems) end
+  if not ok then return nil, "invalid configuration: " .. kit.describe_problems(problems) end
   instances[config.id] = { updated_at = config.updated_at, provider = p, instance = instance }
   return instance
 end

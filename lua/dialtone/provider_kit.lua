@@ -85,6 +85,17 @@ function kit.check_url(v, field, add)
   end
 end
 
+--- validate_config()'s problems as one line: "field message; field message".
+---@param problems {field: string, message: string}[]|nil
+---@return string
+function kit.describe_problems(problems)
+  local parts = {}
+  for i, pr in ipairs(problems or {}) do
+    parts[i] = type(pr) == "table" and (tostring(pr.field) .. " " .. tostring(pr.message)) or tostring(pr)
+  end
+  return table.concat(parts, "; ")
+end
+
 --- A function that returns nil while the provider's configuration is usable, else its problems
 --- as one message ("NAME: invalid configuration: field message; ..."), for methods to refuse with.
 ---@param p table the provider spec, with validate_config
@@ -93,9 +104,7 @@ function kit.config_checker(p)
   return function()
     local ok, problems = p.validate_config()
     if ok then return nil end
-    local parts = {}
-    for i, pr in ipairs(problems) do parts[i] = pr.field .. " " .. pr.message end
-    return p.name .. ": invalid configuration: " .. table.concat(parts, "; ")
+    return p.name .. ": invalid configuration: " .. kit.describe_problems(problems)
   end
 end
 

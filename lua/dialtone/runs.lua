@@ -43,7 +43,7 @@ end
 ---@param event {source: string, raw: string|nil, raw_status: string|nil, duration: number|nil}
 ---@return string outcome, CallStatus current
 function runs.apply_status(run, s, event)
-  local current = store.get_run(run.id) or run
+  local current = store.get_run(run.id) or run -- the caller's copy may predate a wait
   local new, changed, why = status.advance(current.status, s)
   local outcome = changed and "applied" or why
   store.add_event(run.id, {
@@ -61,13 +61,6 @@ function runs.apply_status(run, s, event)
     log.info("run status", { run = run.id, status = new, source = event.source })
   end
   return outcome, new
-end
-
---- Stores an event that says nothing about the call's status (or could not be read).
----@param run_id string
----@param event {source: string, raw: string|nil, raw_status: string|nil, outcome: string}
-function runs.record_event(run_id, event)
-  store.add_event(run_id, event)
 end
 
 --- The error get_call_cost returns while the carrier has not priced the call yet: the only one

@@ -59,4 +59,10 @@ check("sandbox refuses what scripts must not have", function()
   eq(f, nil, "bytecode is refused")
 end)
 
+check("dialtone.config: the published settings; any other field raises", function()
+  eq(type(dialtone.config.data_dir), "string", "data_dir")
+  eq(dialtone.config.public_url:sub(-1) ~= "/", true, "public_url without a trailing slash")
+  t.raises("a misspelt field", "dialtone.config has no field 'public_ur'", function() return dialtone.config.public_ur end)
+end)
+
 return t.finish()
