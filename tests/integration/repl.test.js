@@ -75,7 +75,9 @@ function replArgs(dataDir, extra = []) {
 
 /** `dialtone repl` on a pseudo-terminal; resolves once the first prompt shows. */
 async function startTtyRepl({ dataDir = makeDataDir(), args = [], env = {} } = {}) {
-  const cmd = [BIN, ...replArgs(dataDir, args)].map(shellQuote).join(' ');
+  // `exec`: script runs the command through $SHELL -c, and a shell that stays as the parent
+  // (dash does) would share the REPL's process group and die of the Ctrl-C meant for the REPL.
+  const cmd = 'exec ' + [BIN, ...replArgs(dataDir, args)].map(shellQuote).join(' ');
   const history = path.join(dataDir, 'history');
   const proc = spawn('script', ['-qfec', cmd, '/dev/null'], { cwd: dataDir, stdio: ['pipe', 'pipe', 'pipe'],
     env: { ...process.env, DIALTONE_HISTORY: history, TERM: 'dumb', ...env } });
