@@ -2,7 +2,7 @@
  * carrier's media stream in a WebSocket route and returns the call object a workflow's run(call) gets:
  * call:recv([timeout]) -> event, call:play(pcm | wav bytes | "file.wav"), call:clear(),
  * call:mark(name), call:send_dtmf(digits), call:echo(), call:record(name | false),
- * call:bridge(url [, opts]), call:hangup(); call.rate, call.call_id, call.stream_id,
+ * call:bridge(url [, opts]), call:hangup(), call:refuse(reason); call.rate, call.call_id, call.stream_id,
  * call.params (the stream's custom parameters). */
 #include "lapi.h"
 
@@ -332,6 +332,14 @@ static int l_hangup(lua_State *L)
   return 0;
 }
 
+/* call:refuse(reason): the stream is not let in (a wrong token, say); closes with 1008. */
+static int l_refuse(lua_State *L)
+{
+  call_ud *c = check_call(L);
+  dt_media_refuse(c->m, luaL_checkstring(L, 2));
+  return 0;
+}
+
 static void push_params(lua_State *L, const dt_media_start *start)
 {
   lua_createtable(L, 0, (int)start->nparams);
@@ -457,7 +465,7 @@ int dt_lapi_media_open(lua_State *L)
   static const luaL_Reg methods[] = {
     { "recv", l_recv }, { "play", l_play }, { "clear", l_clear }, { "mark", l_mark },
     { "send_dtmf", l_send_dtmf }, { "echo", l_echo }, { "record", l_record }, { "bridge", l_bridge },
-    { "hangup", l_hangup }, { NULL, NULL },
+    { "hangup", l_hangup }, { "refuse", l_refuse }, { NULL, NULL },
   };
   luaL_newmetatable(L, CALL_MT);
   lua_pushcfunction(L, l_index);

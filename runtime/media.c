@@ -431,3 +431,9 @@ void dt_media_hangup(dt_media *m)
   end_session(m);
   if (m->ws) dt_ws_close(m->ws, 1000, "hangup");
 }
+
+void dt_media_refuse(dt_media *m, const char *reason)
+{
+  end_session(m);
+  if (m->ws) dt_ws_close(m->ws, 1008, reason);
+}

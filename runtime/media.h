@@ -122,6 +122,9 @@ int dt_media_set_tap(dt_media *m, dt_media_tap_slot slot, const dt_media_tap *ta
 void *dt_media_tap_ud(const dt_media *m, dt_media_tap_slot slot);
 /* Ends the call: closes the media stream (normal closure). */
 void dt_media_hangup(dt_media *m);
+/* Ends the call as refused: closes the media stream with 1008 (policy violation) and the
+ * reason (sent only if it is UTF-8 of at most 123 bytes, as a close frame allows). */
+void dt_media_refuse(dt_media *m, const char *reason);
 /* Frames dropped because the flow did not read them in time. */
 uint64_t dt_media_dropped(const dt_media *m);
 #endif

@@ -250,7 +250,7 @@ route.ws(PREFIX .. "/ws/{workflow_id}/{user_id}/{workflow_run_id}", function(req
   end
   local token = (call.params or {}).token or req.query.token
   if not webhooks.same_secret(token, run.media_token) then
-    call:hangup()
+    call:refuse("missing or wrong media token")
     store.update_run(run.id, { media_state = "waiting" })
     webhooks.log_refused("media websocket", req, run.id, "missing or wrong media token")
     return nil

@@ -315,7 +315,7 @@ test('the media WebSocket needs the run token from the stream URL; the run waits
     const mark = server.log.length;
     const s = await fake.stream(u, { callId: call.id, customParameters });
     s.media(Buffer.alloc(160, 0x55));
-    await s.closed;
+    assert.equal(await s.closed, 1008, 'closed as a policy violation');
     const line = (await server.waitForLog(/[^\n]*msg="carrier request refused"[^\n]*/, 5000, mark))[0];
     assert.match(line, /run=run-media/);
     assert.match(line, /missing or wrong media token/);

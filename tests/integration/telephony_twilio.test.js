@@ -265,11 +265,11 @@ test('the webhook document and the media WebSocket need the carrier or the run t
   // a stream whose start carries the wrong token is closed; the run still waits for media
   const ws = new WebSocket(wsUrl);
   await new Promise((resolve) => ws.on('open', resolve));
-  const closed = new Promise((resolve) => ws.on('close', resolve));
+  const closed = new Promise((resolve) => ws.on('close', (code, reason) => resolve({ code, reason: String(reason) })));
   ws.send(JSON.stringify({ event: 'connected', protocol: 'Call', version: '1.0.0' }));
   ws.send(JSON.stringify({ event: 'start', streamSid: 'MZ' + '1'.repeat(32), start: { streamSid: 'MZ' + '1'.repeat(32),
     callSid: call.sid, customParameters: { token: 'not-the-token' }, mediaFormat: { encoding: 'audio/x-mulaw', sampleRate: 8000, channels: 1 } } }));
-  await closed;
+  assert.deepEqual(await closed, { code: 1008, reason: 'missing or wrong media token' });
   await server.waitForLog(/carrier request refused(?=.*run=run-media).*wrong media token/);
   const run = await acme.waitRun('run-media', (r) => r.media_state === 'waiting');
   assert.equal(run.status, 'initiated');

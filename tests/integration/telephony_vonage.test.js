@@ -346,7 +346,7 @@ test('a media WebSocket with a wrong token is closed; the run still waits for me
   for (const first of [{ token: 'not-the-token' }, {}, { token: headers.token.slice(0, -1) }]) {
     const mark = server.log.length;
     const { closed } = await connect(first);
-    await closed;
+    assert.equal(await closed, 1008, 'closed as a policy violation');
     await server.waitForLog(/carrier request refused(?=.*run=run-media).*wrong media token/, 5000, mark);
     const run = await acme.waitRun('run-media', (r) => r.media_state === 'waiting');
     assert.equal(run.status, 'initiated');
