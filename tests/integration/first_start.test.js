@@ -15,7 +15,7 @@ test('a fresh data directory: the default organisation places a simulated call; 
     let server = await startServer({ scriptDir: SOURCE_DIR, dataDir });
     let banner;
     try {
-      await new Promise((r) => setTimeout(r, 100));
+      await server.waitForLog(/Web UI: /); // the banner follows the "listening" line
       banner = server.log;
       const key = banner.match(/API key \(shown only this once[^)]*\): (dt_[A-Za-z0-9_-]{40})/);
       const wf = banner.match(/workflow "Echo" \((wf_[0-9a-f]{16})\)/);

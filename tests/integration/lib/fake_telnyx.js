@@ -64,6 +64,7 @@
 const crypto = require('node:crypto');
 const http = require('node:http');
 const WebSocket = require('ws');
+const { CallQueue } = require('./call_queue');
 
 const API_KEY = 'KEY0123456789ABCDEF_fake';
 const CONNECTION_ID = '1494404757140276705';
@@ -209,8 +210,7 @@ class FakeTelnyx {
     this.streams = new Set();
     this.failure = null;
     this.scenario = null;
-    this.taken = 0;
-    this.waiters = [];
+    this.placed = new CallQueue('telnyx');
     this.server = http.createServer((req, res) => this.handle(req, res));
   }
 
@@ -231,11 +231,7 @@ class FakeTelnyx {
 
   play(scenario) { this.scenario = scenario ? { ...SCENARIO, ...scenario } : null; }
 
-  nextCall() {
-    const calls = [...this.calls.values()];
-    if (this.taken < calls.length) return Promise.resolve(calls[this.taken++]);
-    return new Promise((resolve) => this.waiters.push(resolve));
-  }
+  nextCall(timeoutMs) { return this.placed.next(timeoutMs); }
 
   handle(req, res) {
     const chunks = [];
@@ -302,11 +298,7 @@ class FakeTelnyx {
     sendJson(res, 200, { data: { call_control_id: call.id, call_leg_id: call.legId,
       call_session_id: call.sessionId, is_alive: false, record_type: 'call' } });
     if (s) call.start({ ...s });
-    const waiter = this.waiters.shift();
-    if (waiter) {
-      this.taken++;
-      waiter(call);
-    }
+    this.placed.push(call);
   }
 
   phoneNumbers(u, res) {

@@ -23,6 +23,7 @@ const crypto = require('node:crypto');
 const WebSocket = require('ws');
 const twilio = require('twilio');
 const { request } = require('./http');
+const { CallQueue } = require('./call_queue');
 
 const DEFAULT_SCENARIO = {
   outcome: 'completed',      // or 'busy' / 'no-answer' / 'failed' (ends before answering)
@@ -80,6 +81,9 @@ function parseTwiml(xml) {
 }
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+// a timer that does not keep the test process alive once everything else is done
+const unrefSleep = (ms) => new Promise((r) => setTimeout(r, ms).unref());
+const SERVER_CLOSE_WAIT_MS = 10000;
 
 class FakeCall {
   constructor(fake, form) {
@@ -147,7 +151,9 @@ class FakeCall {
       await sleep(20);
     }
     if (s.waitForServerClose) {
-      this.streamClose = await closed;
+      this.streamClose = await Promise.race([closed, unrefSleep(SERVER_CLOSE_WAIT_MS).then(() => {
+        throw new Error(`fake twilio: the server kept the media stream open ${SERVER_CLOSE_WAIT_MS} ms`);
+      })]);
       return;
     }
     await sleep(s.holdMs);
@@ -205,7 +211,8 @@ function numbersPage(fake, base, reqUrl) {
 }
 
 async function startFakeTwilio({ sid, token, numbers = ['+14155550100'] }) {
-  const fake = { sid, token, numbers, numbersError: null, calls: [], requests: [], scenario: { ...DEFAULT_SCENARIO }, waiters: [] };
+  const fake = { sid, token, numbers, numbersError: null, calls: [], requests: [], scenario: { ...DEFAULT_SCENARIO } };
+  const placed = new CallQueue('twilio');
   const base = `/2010-04-01/Accounts/${sid}`;
   const expectedAuth = 'Basic ' + Buffer.from(`${sid}:${token}`).toString('base64');
   const json = (res, status, value) => {
@@ -226,8 +233,7 @@ async function startFakeTwilio({ sid, token, numbers = ['+14155550100'] }) {
       fake.calls.push(call);
       call.done = call.run({ ...s });
       call.done.catch((e) => { call.error = e; });
-      const waiter = fake.waiters.shift();
-      if (waiter) waiter(call);
+      placed.push(call);
       return json(res, 201, call.resource());
     }
     if (req.method === 'GET' && new URL(req.url, 'http://fake').pathname === `${base}/IncomingPhoneNumbers.json`) {
@@ -246,11 +252,7 @@ async function startFakeTwilio({ sid, token, numbers = ['+14155550100'] }) {
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
   fake.url = `http://127.0.0.1:${server.address().port}`;
   /** The next call created (or one already created and not yet taken). */
-  let taken = 0;
-  fake.nextCall = () => {
-    if (taken < fake.calls.length) return Promise.resolve(fake.calls[taken++]);
-    return new Promise((resolve) => fake.waiters.push((c) => { taken++; resolve(c); }));
-  };
+  fake.nextCall = (timeoutMs) => placed.next(timeoutMs);
   fake.close = () => new Promise((resolve) => { server.closeAllConnections(); server.close(resolve); });
   return fake;
 }

@@ -56,6 +56,7 @@
 const crypto = require('node:crypto');
 const http = require('node:http');
 const WebSocket = require('ws');
+const { CallQueue } = require('./call_queue');
 
 const MAX_BODY = 1 << 20;
 const MAX_PAGE_SIZE = 100;
@@ -314,11 +315,9 @@ async function startFakeVonage(opts) {
   const requests = [];
   const calls = new Map();
   const faults = [];
-  const scripted = [];
-  const waiters = [];
+  const placed = new CallQueue('vonage');
   const timers = [];
   let fake = null;
-  let taken = 0;
 
   function takeFault(method, path) {
     const i = faults.findIndex((f) => (!f.method || f.method === method) && path.startsWith(f.path || ''));
@@ -428,10 +427,8 @@ async function startFakeVonage(opts) {
   function script(uuid, body, scenario) {
     const later = (fn, ms) => timers.push(setTimeout(fn, ms));
     const call = new FakeVonageCall(fake, uuid, body, later);
-    scripted.push(call);
     call.done = call.run(scenario).catch((e) => { call.error = e; });
-    const waiter = waiters.shift();
-    if (waiter) waiter(call);
+    placed.push(call);
   }
 
   function mustCall(uuid) {
@@ -471,10 +468,7 @@ async function startFakeVonage(opts) {
   fake = {
     url, requests, calls, scenario: { ...DEFAULT_SCENARIO },
     /** The next call created and not yet taken (scripted or silent). */
-    nextCall() {
-      if (taken < scripted.length) return Promise.resolve(scripted[taken++]);
-      return new Promise((resolve) => waiters.push((c) => { taken++; resolve(c); }));
-    },
+    nextCall(timeoutMs) { return placed.next(timeoutMs); },
     fail(f) { faults.push({ times: 1, ...f }); },
     clearFaults() { faults.length = 0; },
     setStatus(uuid, status, extra = {}) { Object.assign(mustCall(uuid), { status }, extra); },
