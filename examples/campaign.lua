@@ -105,7 +105,7 @@ local function dial(cfg, number)
   local res, status = api(cfg, "POST", "/api/v1/telephony/initiate-call", { workflow_id = cfg.workflow, phone_number = number })
   if not res then return nil, tostring(status) end
   if status == 502 and res.workflow_run_id then
-    return { status = "failed", cost = 0, run_id = res.workflow_run_id, error = res.error and res.error.message }
+    return { status = "failed", run_id = res.workflow_run_id, error = res.error and res.error.message } -- nothing to pay
   end
   if status ~= 200 then
     return nil, "HTTP " .. status .. ": " .. tostring(res.error and res.error.message)

@@ -30,6 +30,7 @@
 local kit = require("dialtone.provider_kit")
 local status = require("dialtone.status")
 local ncco = require("dialtone.ncco")
+local uuid = require("dialtone.uuid")
 
 local http, json, crypto, url, time = dialtone.http, dialtone.json, dialtone.crypto, dialtone.url, dialtone.time
 local number_list, is_e164, is_text, is_null, decode = kit.number_list, kit.is_e164, kit.is_text, kit.is_null, kit.decode_json
@@ -97,17 +98,6 @@ local function is_uuid(v)
          v:find("^%x%x%x%x%x%x%x%x%-%x%x%x%x%-%x%x%x%x%-%x%x%x%x%-%x%x%x%x%x%x%x%x%x%x%x%x$") ~= nil
 end
 
---- A random UUID v4 (RFC 4122 §4.4), as the SDKs use for jti.
----@return string
-local function uuid_v4()
-  local b = { crypto.random_bytes(16):byte(1, 16) }
-  b[7] = 0x40 + b[7] % 16
-  b[9] = 0x80 + b[9] % 64
-  local hex = string.format(("%02x"):rep(16), unpack(b))
-  return hex:sub(1, 8) .. "-" .. hex:sub(9, 12) .. "-" .. hex:sub(13, 16) .. "-" .. hex:sub(17, 20) .. "-" ..
-         hex:sub(21, 32)
-end
-
 --- The application JWT for config (spec §2), from the cache until a minute before it expires.
 ---@param config VonageConfig
 ---@return string|nil token, string|nil err
@@ -119,7 +109,7 @@ local function app_token(config)
   if cached and now < cached.exp - TOKEN_RENEW_BEFORE then return cached.token end
   local exp = now + TOKEN_LIFETIME
   local token, err = crypto.jwt_sign_rs256({ application_id = config.application_id, iat = now, exp = exp,
-                                             jti = uuid_v4() }, config.private_key)
+                                             jti = uuid.v4() }, config.private_key)
   if not token then return nil, err end
   if not cached then
     if token_cache_size >= TOKEN_CACHE_MAX then token_cache, token_cache_size = {}, 0 end

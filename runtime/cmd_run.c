@@ -3,16 +3,13 @@
 
 #include <lauxlib.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <uv.h>
-
-#include <openssl/crypto.h>
 
 #include "gen.h"
 #include "lapi.h"
-#include "master_key.h"
 #include "settings.h"
 #include "store.h"
+#include "store_unlock.h"
 #include "task.h"
 #include "vm.h"
 
@@ -56,14 +53,11 @@ int dt_cmd_run(const dt_config *cfg, const char *script_root, const char *file, 
     fprintf(stderr, "dialtone run: %s\n", err);
     return 1;
   }
-  uint8_t key[DT_MASTER_KEY_LEN];
-  if (dt_master_key_load(getenv(DT_MASTER_KEY_ENV), cfg->data_dir, key, err, sizeof err) != 0) {
+  if (dt_store_unlock(store, cfg->data_dir, err, sizeof err) != 0) {
     fprintf(stderr, "dialtone run: %s\n", err);
     dt_store_close(store);
     return 1;
   }
-  dt_store_set_master_key(store, key);
-  OPENSSL_cleanse(key, sizeof key);
   dt_gen_options opts = { script_root, cfg->lua_memory_limit, 0 };
   dt_gen *gen = dt_gen_bare(&opts, 1, err, sizeof err);
   if (!gen) {
@@ -88,21 +82,34 @@ int dt_cmd_run(const dt_config *cfg, const char *script_root, const char *file, 
   return r.exit_status;
 }
 
-/* Prints what the provider registry refused (its problems(), "file: problem" lines) to
- * stderr; returns how many there were. */
-static int report_provider_problems(lua_State *L)
+/* Pushes require("dialtone.providers").problems(); run under lua_pcall. */
+static int push_provider_problems(lua_State *L)
 {
-  lua_getfield(L, LUA_REGISTRYINDEX, "_LOADED");
-  lua_getfield(L, -1, "dialtone.providers");
+  lua_getglobal(L, "require");
+  lua_pushliteral(L, "dialtone.providers");
+  lua_call(L, 1, 1);
   lua_getfield(L, -1, "problems");
   lua_call(L, 0, 1);
+  return 1;
+}
+
+/* Prints what the provider registry refused ("file: problem" lines) to stderr; returns how
+ * many there were (1 when they cannot be listed, said why). */
+static int report_provider_problems(lua_State *L)
+{
+  lua_pushcfunction(L, push_provider_problems);
+  if (lua_pcall(L, 0, 1, 0) != 0 || !lua_istable(L, -1)) {
+    fprintf(stderr, "cannot list the providers' problems: %s\n", lua_isstring(L, -1) ? lua_tostring(L, -1) : "no list");
+    lua_pop(L, 1);
+    return 1;
+  }
   int n = (int)lua_objlen(L, -1);
   for (int i = 1; i <= n; i++) {
     lua_rawgeti(L, -1, i);
     fprintf(stderr, "provider not offered: %s\n", lua_tostring(L, -1));
     lua_pop(L, 1);
   }
-  lua_pop(L, 3);
+  lua_pop(L, 1);
   return n;
 }
 

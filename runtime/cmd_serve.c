@@ -10,14 +10,11 @@
 #include <sys/resource.h>
 #include <uv.h>
 
-#include <openssl/crypto.h>
-
 #include "admin.h"
 #include "first_start.h"
 #include "host.h"
 #include "http_client.h"
 #include "log.h"
-#include "master_key.h"
 #include "media_record.h"
 #include "metrics.h"
 #include "paths.h"
@@ -26,6 +23,7 @@
 #include "spawn.h"
 #include "startup.h"
 #include "store.h"
+#include "store_unlock.h"
 #include "watch.h"
 
 static struct {
@@ -147,22 +145,12 @@ static int prepare_data_dir(const char *dir)
 }
 
 /* A public_url derived from "listen" on port 0 names the port actually bound. */
-static void settle_public_url(void)
-{
-  char derived[300];
-  snprintf(derived, sizeof derived, "http://%s:0", S.cfg->listen_host);
-  if (S.cfg->listen_port == 0 && strcmp(S.cfg->public_url, derived) == 0)
-    snprintf(S.public_url, sizeof S.public_url, "http://%s:%d", S.cfg->listen_host, dt_http_server_port(S.srv));
-  else
-    snprintf(S.public_url, sizeof S.public_url, "%s", S.cfg->public_url);
-}
-
 static void log_listening(const char *root)
 {
   char addr[300], gen[16];
-  settle_public_url();
+  dt_config_public_url(S.cfg, dt_http_server_port(S.srv), S.public_url, sizeof S.public_url);
   dt_settings_set_public_url(S.public_url);
-  snprintf(addr, sizeof addr, "%s:%d", S.cfg->listen_host, dt_http_server_port(S.srv));
+  dt_config_host_port(S.cfg->listen_host, dt_http_server_port(S.srv), addr, sizeof addr);
   snprintf(gen, sizeof gen, "%u", dt_host_current()->id);
   dt_log(DT_LOG_INFO, "listening", "addr", addr, "public_url", S.public_url, "script_dir", root,
          "data_dir", S.cfg->data_dir, "gen", gen, NULL);
@@ -189,16 +177,13 @@ int dt_serving_start(const dt_config *cfg, const char *script_root, const dt_ser
   if (prepare_data_dir(cfg->data_dir) != 0) return -1;
   dt_media_set_data_dir(cfg->data_dir);
   dt_settings_publish(cfg);
-  uint8_t key[DT_MASTER_KEY_LEN];
-  if (dt_master_key_load(getenv(DT_MASTER_KEY_ENV), cfg->data_dir, key, err, sizeof err) != 0) {
-    dt_log(DT_LOG_ERROR, "cannot load the master key; not starting", "error", err, NULL);
+  if (dt_store_open_data_dir(cfg->data_dir, &S.store, err, sizeof err) != 0) {
+    dt_log(DT_LOG_ERROR, "cannot open the database", "error", err, NULL);
     return -1;
   }
-  int opened = dt_store_open_data_dir(cfg->data_dir, &S.store, err, sizeof err);
-  if (opened == 0) dt_store_set_master_key(S.store, key);
-  OPENSSL_cleanse(key, sizeof key);
-  if (opened != 0) {
-    dt_log(DT_LOG_ERROR, "cannot open the database", "error", err, NULL);
+  if (dt_store_unlock(S.store, cfg->data_dir, err, sizeof err) != 0) {
+    dt_log(DT_LOG_ERROR, "cannot load the master key; not starting", "error", err, NULL);
+    dt_store_close(S.store);
     return -1;
   }
   dt_gen_options gopts = { script_root, cfg->lua_memory_limit, cfg->cpu_budget_ms };
@@ -228,8 +213,9 @@ int dt_serving_local_url(char *buf, size_t size)
   const char *host = S.cfg->listen_host;
   if (!strcmp(host, "0.0.0.0")) host = "127.0.0.1";
   else if (!strcmp(host, "::")) host = "::1";
-  int v6 = strchr(host, ':') != NULL;
-  int n = snprintf(buf, size, "http://%s%s%s:%d", v6 ? "[" : "", host, v6 ? "]" : "", dt_http_server_port(S.srv));
+  char host_port[300];
+  dt_config_host_port(host, dt_http_server_port(S.srv), host_port, sizeof host_port);
+  int n = snprintf(buf, size, "http://%s", host_port);
   return n > 0 && (size_t)n < size ? 0 : -1;
 }
 

@@ -453,10 +453,21 @@ static int apply_flags(dt_config *cfg, int argc, char **argv, char *err, size_t 
   return 0;
 }
 
-static void format_listen(const dt_config *cfg, char *out, size_t n)
+void dt_config_host_port(const char *host, int port, char *out, size_t n)
 {
-  int v6 = strchr(cfg->listen_host, ':') != NULL;
-  snprintf(out, n, "%s%s%s:%d", v6 ? "[" : "", cfg->listen_host, v6 ? "]" : "", cfg->listen_port);
+  int v6 = strchr(host, ':') != NULL;
+  snprintf(out, n, "%s%s%s:%d", v6 ? "[" : "", host, v6 ? "]" : "", port);
+}
+
+void dt_config_public_url(const dt_config *cfg, int bound_port, char *out, size_t n)
+{
+  if (!cfg->public_url_derived) {
+    snprintf(out, n, "%s", cfg->public_url);
+    return;
+  }
+  char listen[sizeof cfg->listen_host + 16];
+  dt_config_host_port(cfg->listen_host, bound_port, listen, sizeof listen);
+  snprintf(out, n, "http://%s", listen);
 }
 
 int dt_config_build(dt_config *cfg, int argc, char **argv, char **envp,
@@ -476,11 +487,8 @@ int dt_config_build(dt_config *cfg, int argc, char **argv, char **envp,
   if (rc == 0) rc = apply_env(cfg, envp, err, errlen);
   if (rc == 0) rc = apply_flags(cfg, argc, argv, err, errlen);
   if (rc < 0) return rc;
-  if (!cfg->public_url[0]) {
-    char listen[sizeof cfg->listen_host + 16];
-    format_listen(cfg, listen, sizeof listen);
-    snprintf(cfg->public_url, sizeof cfg->public_url, "http://%s", listen);
-  }
+  cfg->public_url_derived = !cfg->public_url[0];
+  if (cfg->public_url_derived) dt_config_public_url(cfg, cfg->listen_port, cfg->public_url, sizeof cfg->public_url);
   return 0;
 }
 
@@ -498,7 +506,7 @@ static void format_default(const dt_config *d, const setting *s, char *out, size
   case T_STRING:
   case T_PATH:
   case T_URL: snprintf(out, n, "%s", (const char *)field); return;
-  case T_HOSTPORT: format_listen(d, out, n); return;
+  case T_HOSTPORT: dt_config_host_port(d->listen_host, d->listen_port, out, n); return;
   case T_UINT:
   case T_SIZE:
   case T_DURATION: format_number(s, load_uint(field, s->width), out, n); return;

@@ -20,6 +20,7 @@ typedef struct dt_config {
   int listen_port;
   char data_dir[1024];         /* default ./data */
   char public_url[1024];       /* base URL carriers use to reach us; default http://<listen> */
+  int public_url_derived;      /* public_url was not set: it is http://<listen> */
   char script_dir[1024];       /* root holding lua/, providers/, scripts/; "" = found automatically */
   char config_file[1024];      /* the file that was read, "" if none */
   dt_log_level log_level;      /* default info */
@@ -45,6 +46,13 @@ int dt_config_set(dt_config *cfg, const char *key, const char *value, char *err,
  * -2 for an unknown flag or a flag missing its value (message in err, exit status 2). */
 int dt_config_build(dt_config *cfg, int argc, char **argv, char **envp,
                     char **positional, int *npositional, char *err, size_t errlen);
+
+/* "host:port", an IPv6 host in brackets. */
+void dt_config_host_port(const char *host, int port, char *out, size_t n);
+
+/* The public URL once the server is bound to bound_port: the one configured, or, when it was
+ * derived from "listen", http://<listen> with the port actually bound (listen port 0: any). */
+void dt_config_public_url(const dt_config *cfg, int bound_port, char *out, size_t n);
 
 /* Writes the list of settings (flag, default, one-line description) for `dialtone help`. */
 void dt_config_print_help(FILE *out);

@@ -8,6 +8,7 @@
 
 #include <lauxlib.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <uv.h>
@@ -15,6 +16,7 @@
 #include "dtmf.h"
 #include "lapi_media_file.h"
 #include "lapi_media_protocol.h"
+#include "lapi_wait.h"
 #include "media.h"
 #include "media_bridge.h"
 #include "media_record.h"
@@ -37,8 +39,9 @@ typedef struct call_ud {
   dt_task *waiter;
   wait_kind wait;
   dt_timeout *timer;
-  int self_ref;        /* the call object, while its creator waits for the start */
   dt_media_bridge *bridge; /* while call:bridge waits */
+  int bridge_failed;       /* bridge_result is then the bridge's error */
+  char bridge_result[256]; /* how the last bridge ended, for call:bridge's second half */
 } call_ud;
 
 static call_ud *check_call(lua_State *L) { return luaL_checkudata(L, 1, CALL_MT); }
@@ -67,60 +70,36 @@ static void stop_timer(call_ud *c)
   c->timer = NULL;
 }
 
-/* Wakes the waiting task with nresults already on its thread. */
-static void wake(call_ud *c, int nresults)
+/* Resumes the waiting task with no values: its second half (see the chunks below) takes the
+ * results itself, in protected mode. The task runs at once, so c may be gone afterwards. */
+static void wake(call_ud *c)
 {
   dt_task *t = c->waiter;
   c->waiter = NULL;
   stop_timer(c);
-  dt_task_resume(t, nresults);
-}
-
-/* Hands the waiting creator its call object (or nil and why) once the stream has started. */
-static void resolve_start(call_ud *c, const char *error)
-{
-  lua_State *co = dt_task_thread(c->waiter);
-  if (error) {
-    dt_media_hangup(c->m);
-    lua_pushnil(co);
-    lua_pushstring(co, error);
-  } else {
-    lua_rawgeti(co, LUA_REGISTRYINDEX, c->self_ref);
-  }
-  luaL_unref(co, LUA_REGISTRYINDEX, c->self_ref);
-  c->self_ref = LUA_NOREF;
-  wake(c, error ? 2 : 1);
+  dt_task_resume(t, 0);
 }
 
 static void on_media_event(void *ud, dt_media *m)
 {
   call_ud *c = ud;
   if (!c->waiter) return;
-  dt_media_event ev;
   if (c->wait == WAIT_START) {
-    if (dt_media_started(m)) resolve_start(c, NULL);
-    else if (dt_media_ended(m)) resolve_start(c, "the media stream ended before it started");
-  } else if (c->wait == WAIT_END || c->wait == WAIT_BRIDGE) {
+    if (dt_media_started(m) || dt_media_ended(m)) wake(c);
+  } else if (c->wait == WAIT_EVENT) {
+    wake(c); /* after the start, every notification queued an event: call:recv takes it */
+  } else {
+    dt_media_event ev;
     while (dt_media_next_event(m, &ev) == 0) {} /* echo and bridge handle events in C */
-    if (c->wait == WAIT_END && dt_media_ended(m)) wake(c, 0);
-  } else if (dt_media_next_event(m, &ev) == 0) {
-    push_event(dt_task_thread(c->waiter), &ev, dt_media_rate(m));
-    wake(c, 1);
+    if (c->wait == WAIT_END && dt_media_ended(m)) wake(c);
   }
 }
 
-static void on_recv_timeout(void *arg)
+static void on_wait_timeout(void *arg)
 {
   call_ud *c = arg;
   c->timer = NULL; /* it has fired and is gone */
-  if (c->wait == WAIT_START) {
-    resolve_start(c, "no start message from the carrier in time");
-    return;
-  }
-  lua_State *co = dt_task_thread(c->waiter);
-  lua_pushnil(co);
-  lua_pushliteral(co, "timeout");
-  wake(c, 2);
+  wake(c);
 }
 
 static void cancel_wait(void *arg)
@@ -141,29 +120,45 @@ static int wait_for_media(lua_State *L, call_ud *c, double timeout, wait_kind wa
   if (c->waiter) return luaL_error(L, "%s: another task is already waiting on this call", what);
   c->waiter = task;
   c->wait = wait;
-  if (timeout >= 0 && !(c->timer = dt_timeout_start((uint64_t)llround(timeout * 1000), on_recv_timeout, c)))
+  if (timeout >= 0 && !(c->timer = dt_timeout_start((uint64_t)llround(timeout * 1000), on_wait_timeout, c)))
     return luaL_error(L, "%s: out of memory", what);
   dt_task_on_abandon(task, cancel_wait, c);
   return lua_yield(L, 0);
 }
 
-/* call:recv([timeout]) -> event, or nil, "timeout" | "ended" */
+/* Pushes the oldest queued event; returns 0 when none is queued. */
+static int push_next_event(lua_State *L, call_ud *c)
+{
+  dt_media_event ev;
+  if (dt_media_next_event(c->m, &ev) != 0) return 0;
+  push_event(L, &ev, dt_media_rate(c->m));
+  return 1;
+}
+
+/* call:recv([timeout]) -> event, or nil, "timeout" | "ended". First half: an event or nil,
+ * "ended" at once, or waits and returns nothing. */
 static int l_recv(lua_State *L)
 {
   call_ud *c = check_call(L);
   double timeout = luaL_optnumber(L, 2, -1);
   dt_media_subscribe(c->m, 1, on_media_event, c);
-  dt_media_event ev;
-  if (dt_media_next_event(c->m, &ev) == 0) {
-    push_event(L, &ev, dt_media_rate(c->m));
-    return 1;
-  }
+  if (push_next_event(L, c)) return 1;
   if (dt_media_ended(c->m)) {
     lua_pushnil(L);
     lua_pushliteral(L, "ended");
     return 2;
   }
   return wait_for_media(L, c, timeout, WAIT_EVENT, "call:recv");
+}
+
+/* call:recv, second half (after the wait): the event that woke it, or nil, "timeout". */
+static int l_recv_take(lua_State *L)
+{
+  call_ud *c = check_call(L);
+  if (push_next_event(L, c)) return 1;
+  lua_pushnil(L);
+  lua_pushliteral(L, "timeout");
+  return 2;
 }
 
 /* call:echo(): the caller's audio is played back to them, in C, until the call ends. */
@@ -201,10 +196,10 @@ static void on_bridge_done(void *ud, const char *result, const char *error)
   call_ud *c = ud;
   c->bridge = NULL;
   if (!c->waiter) return;
-  lua_State *co = dt_task_thread(c->waiter);
-  lua_pushstring(co, result);
-  if (!result) lua_pushfstring(co, "call:bridge: %s", error);
-  wake(c, result ? 1 : 2);
+  c->bridge_failed = !result;
+  if (result) snprintf(c->bridge_result, sizeof c->bridge_result, "%s", result);
+  else snprintf(c->bridge_result, sizeof c->bridge_result, "call:bridge: %s", error);
+  wake(c);
 }
 
 /* bridge's headers option: a table of name = value strings (anchored in the options). */
@@ -227,7 +222,8 @@ static size_t bridge_headers(lua_State *L, dt_http_header *out)
   return n;
 }
 
-/* call:bridge(url [, {rate, timeout, headers}]) -> "agent_closed" | "call_ended", or nil, err */
+/* call:bridge(url [, {rate, timeout, headers}]) -> "agent_closed" | "call_ended", or nil, err.
+ * First half: "call_ended" or nil, err at once, or runs the bridge, waits and returns nothing. */
 static int l_bridge(lua_State *L)
 {
   call_ud *c = check_call(L);
@@ -262,6 +258,15 @@ static int l_bridge(lua_State *L)
   }
   dt_media_subscribe(c->m, 0, on_media_event, c);
   return wait_for_media(L, c, -1, WAIT_BRIDGE, "call:bridge");
+}
+
+/* call:bridge, second half (after the wait): how the bridge ended, or nil and why it failed. */
+static int l_bridge_result(lua_State *L)
+{
+  call_ud *c = check_call(L);
+  if (c->bridge_failed) lua_pushnil(L);
+  lua_pushstring(L, c->bridge_result);
+  return c->bridge_failed ? 2 : 1;
 }
 
 static int play_pcm(lua_State *L, call_ud *c, const char *data, size_t len)
@@ -301,7 +306,7 @@ static int l_send_dtmf(lua_State *L)
   if (n == 0 || samples == SIZE_MAX) return luaL_error(L, "call:send_dtmf: 1 to about 300 digits");
   int16_t *pcm = malloc(samples * sizeof *pcm);
   if (!pcm) return luaL_error(L, "call:send_dtmf: out of memory");
-  int rc = dt_dtmf_tones(digits, n, rate, 100, 60, 0.25, pcm, samples, &out_len);
+  int rc = dt_dtmf_tones(digits, n, rate, 100, 60, DT_DTMF_AMPLITUDE, pcm, samples, &out_len);
   if (rc == 0) lua_pushlstring(L, (const char *)pcm, out_len * sizeof *pcm);
   free(pcm);
   if (rc != 0) return luaL_error(L, "call:send_dtmf: digits must be 0-9, *, #, A-D");
@@ -422,7 +427,8 @@ static void release_adapter(const dt_media_adapter *ad)
 
 /* dialtone.media.accept(req, {protocol = "twilio" | "vonage" | description, rate, start_timeout})
  * -> call, or nil, err. Accepts the stream and waits for the carrier's start, so the call is
- * ready to use. */
+ * ready to use. First half: the started call, or nil, err; or the call and the seconds to wait
+ * for its start. */
 static int l_accept(lua_State *L)
 {
   luaL_checktype(L, 1, LUA_TTABLE);
@@ -432,7 +438,6 @@ static int l_accept(lua_State *L)
   read_accept_options(L, &rate, &start_timeout);
   call_ud *c = lua_newuserdata(L, sizeof *c);
   memset(c, 0, sizeof *c);
-  c->self_ref = LUA_NOREF;
   lua_newtable(L);
   lua_setfenv(L, -2);
   lua_getfield(L, 2, "protocol");
@@ -454,18 +459,68 @@ static int l_accept(lua_State *L)
   luaL_getmetatable(L, CALL_MT);
   lua_setmetatable(L, -2);
   if (dt_media_started(c->m)) return 1;
-  lua_pushvalue(L, -1);
-  c->self_ref = luaL_ref(L, LUA_REGISTRYINDEX);
   dt_media_subscribe(c->m, 0, on_media_event, c);
-  return wait_for_media(L, c, start_timeout, WAIT_START, "dialtone.media.accept");
+  lua_pushnumber(L, start_timeout);
+  return 2;
 }
+
+/* accept: waits (at most the seconds given) for the call's start. */
+static int l_wait_start(lua_State *L)
+{
+  return wait_for_media(L, check_call(L), luaL_checknumber(L, 2), WAIT_START, "dialtone.media.accept");
+}
+
+/* accept, second half (after the wait): the call once started, or nil and why not (hung up). */
+static int l_started(lua_State *L)
+{
+  call_ud *c = check_call(L);
+  if (dt_media_started(c->m)) {
+    lua_settop(L, 1);
+    return 1;
+  }
+  const char *why = dt_media_ended(c->m) ? "the media stream ended before it started"
+                                         : "no start message from the carrier in time";
+  dt_media_hangup(c->m);
+  lua_pushnil(L);
+  lua_pushstring(L, why);
+  return 2;
+}
+
+/* The waiting bindings' Lua halves (lapi_wait.h). */
+static const char recv_chunk[] =
+  "local recv, take = ...\n"
+  "return function(self, timeout)\n"
+  "  local ev, why = recv(self, timeout)\n"
+  "  if ev ~= nil then return ev end\n"
+  "  if why ~= nil then return nil, why end\n"
+  "  return take(self)\n"
+  "end\n";
+
+static const char bridge_chunk[] =
+  "local bridge, result = ...\n"
+  "return function(self, url, opts)\n"
+  "  local done, err = bridge(self, url, opts)\n"
+  "  if done ~= nil then return done end\n"
+  "  if err ~= nil then return nil, err end\n"
+  "  return result(self)\n"
+  "end\n";
+
+static const char accept_chunk[] =
+  "local accept, wait, started = ...\n"
+  "return function(req, opts)\n"
+  "  local call, x = accept(req, opts)\n"
+  "  if call == nil then return nil, x end\n"
+  "  if x == nil then return call end\n"
+  "  wait(call, x)\n"
+  "  return started(call)\n"
+  "end\n";
 
 int dt_lapi_media_open(lua_State *L)
 {
   static const luaL_Reg methods[] = {
-    { "recv", l_recv }, { "play", l_play }, { "clear", l_clear }, { "mark", l_mark },
-    { "send_dtmf", l_send_dtmf }, { "echo", l_echo }, { "record", l_record }, { "bridge", l_bridge },
-    { "hangup", l_hangup }, { "refuse", l_refuse }, { NULL, NULL },
+    { "play", l_play }, { "clear", l_clear }, { "mark", l_mark }, { "send_dtmf", l_send_dtmf },
+    { "echo", l_echo }, { "record", l_record }, { "hangup", l_hangup }, { "refuse", l_refuse },
+    { NULL, NULL },
   };
   luaL_newmetatable(L, CALL_MT);
   lua_pushcfunction(L, l_index);
@@ -476,10 +531,14 @@ int dt_lapi_media_open(lua_State *L)
   lua_setfield(L, -2, "__gc");
   lua_newtable(L);
   luaL_register(L, NULL, methods);
+  dt_lapi_push_wait_wrapper(L, recv_chunk, "=call:recv", 2, l_recv, l_recv_take);
+  lua_setfield(L, -2, "recv");
+  dt_lapi_push_wait_wrapper(L, bridge_chunk, "=call:bridge", 2, l_bridge, l_bridge_result);
+  lua_setfield(L, -2, "bridge");
   lua_setfield(L, -2, "methods");
   lua_pop(L, 1);
   lua_newtable(L);
-  lua_pushcfunction(L, l_accept);
+  dt_lapi_push_wait_wrapper(L, accept_chunk, "=dialtone.media.accept", 3, l_accept, l_wait_start, l_started);
   lua_setfield(L, -2, "accept");
   return 1;
 }

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "http_client.h"
+#include "lapi_wait.h"
 #include "task.h"
 
 #define REQ_MT "dialtone.http.req"
@@ -238,11 +239,7 @@ int dt_lapi_http_open(lua_State *L)
   lua_setfield(L, -2, "__gc");
   lua_pop(L, 1);
   lua_newtable(L);
-  if (luaL_loadbuffer(L, request_chunk, strlen(request_chunk), "=dialtone.http.request") != 0) lua_error(L);
-  lua_pushcfunction(L, l_start);
-  lua_pushcfunction(L, l_wait);
-  lua_pushcfunction(L, l_result);
-  lua_call(L, 3, 1);
+  dt_lapi_push_wait_wrapper(L, request_chunk, "=dialtone.http.request", 3, l_start, l_wait, l_result);
   lua_setfield(L, -2, "request");
   return 1;
 }

@@ -157,23 +157,20 @@ static size_t read_fields(lua_State *L, const char *fn, int idx, dt_store_table 
 
 typedef dt_lapi_row_sink row_sink;
 
-static void begin_row(void *ud) { lua_newtable(((row_sink *)ud)->L); }
-
 static int is_json_cell(const char *column)
 {
   return strcmp(column, "settings") == 0 || strcmp(column, "secret_fields") == 0;
 }
 
-static void cell(void *ud, const char *column, const dt_store_value *v)
+static void push_cell(lua_State *L, const row_sink *sink, const char *column, const dt_store_value *v)
 {
-  row_sink *sink = ud;
-  lua_State *L = sink->L;
-  if (sink->json && v->type == DT_STORE_TEXT && is_json_cell(column)) {
+  int json = sink->mode == DT_LAPI_ROWS_JSON;
+  if (json && v->type == DT_STORE_TEXT && is_json_cell(column)) {
     if (dt_json_push_decoded(L, v->text, v->len) == 2) {
       lua_pop(L, 2);
       lua_newtable(L);
     }
-  } else if (sink->json && v->type == DT_STORE_INTEGER && strcmp(column, "is_default") == 0) {
+  } else if (json && v->type == DT_STORE_INTEGER && strcmp(column, "is_default") == 0) {
     lua_pushboolean(L, v->integer != 0);
   } else if (v->type == DT_STORE_TEXT) {
     lua_pushlstring(L, v->text, v->len);
@@ -182,24 +179,113 @@ static void cell(void *ud, const char *column, const dt_store_value *v)
   } else {
     lua_pushnumber(L, (lua_Number)v->integer);
   }
-  lua_setfield(L, -2, column);
 }
 
-static void end_row(void *ud)
+/* One step of making a row, for run_step. */
+typedef struct {
+  enum { STEP_BEGIN, STEP_CELL, STEP_END } op;
+  const row_sink *sink;
+  const char *column;
+  const dt_store_value *value;
+} row_step;
+
+/* Runs a row_step (light userdata, argument 1) under lua_pcall. BEGIN returns a new row
+ * table; CELL sets the cell in the row (argument 2), or returns its value (DT_LAPI_ROWS_VALUE);
+ * END appends the row (argument 3) to the list (argument 2). */
+static int run_step(lua_State *L)
+{
+  const row_step *p = lua_touserdata(L, 1);
+  if (p->op == STEP_BEGIN) {
+    lua_newtable(L);
+    return 1;
+  }
+  if (p->op == STEP_END) {
+    lua_rawseti(L, 2, p->sink->n + 1);
+    return 0;
+  }
+  push_cell(L, p->sink, p->column, p->value);
+  if (p->sink->mode == DT_LAPI_ROWS_VALUE) return 1;
+  lua_setfield(L, 2, p->column);
+  return 0;
+}
+
+/* Pushes the step function and its step; the caller then pushes nargs more arguments. */
+static void start_step(row_sink *sink, row_step *p)
+{
+  lua_pushvalue(sink->L, sink->step);
+  lua_pushlightuserdata(sink->L, p);
+}
+
+/* Calls the step; on a Lua error keeps it on the stack and returns 1 (stop the store call). */
+static int finish_step(row_sink *sink, int nargs, int nresults)
+{
+  if (lua_pcall(sink->L, nargs + 1, nresults, 0) == 0) return 0;
+  sink->error = lua_gettop(sink->L);
+  return 1;
+}
+
+static int begin_row(void *ud)
 {
   row_sink *sink = ud;
-  if (sink->list) lua_rawseti(sink->L, sink->list, ++sink->n);
+  if (sink->mode == DT_LAPI_ROWS_VALUE) {
+    lua_pushnil(sink->L); /* the row until its cell replaces it */
+    return 0;
+  }
+  row_step p = { STEP_BEGIN, sink, NULL, NULL };
+  start_step(sink, &p);
+  return finish_step(sink, 0, 1);
+}
+
+static int cell(void *ud, const char *column, const dt_store_value *v)
+{
+  row_sink *sink = ud;
+  row_step p = { STEP_CELL, sink, column, v };
+  start_step(sink, &p);
+  if (sink->mode != DT_LAPI_ROWS_VALUE) {
+    lua_pushvalue(sink->L, -3); /* the row */
+    return finish_step(sink, 1, 0);
+  }
+  if (finish_step(sink, 0, 1)) return 1;
+  lua_replace(sink->L, -2);
+  return 0;
+}
+
+static int end_row(void *ud)
+{
+  row_sink *sink = ud;
+  if (!sink->list) return 0;
+  row_step p = { STEP_END, sink, NULL, NULL };
+  start_step(sink, &p);
+  lua_pushvalue(sink->L, sink->list);
+  lua_pushvalue(sink->L, -4); /* the row */
+  if (finish_step(sink, 2, 0)) return 1;
+  sink->n++;
+  lua_pop(sink->L, 1);
+  return 0;
 }
 
 const dt_store_visitor dt_lapi_row_visitor = { begin_row, cell, end_row };
 
-int dt_lapi_store_push_one(lua_State *L, dt_store *s, int one(dt_store *, void *, dt_lapi_row_sink *),
-                           void *arg, int json)
+/* Room for a row, a step call and an error above what the binding pushed. */
+#define ROW_STACK 8
+
+/* Raises the error a row step raised, if one did. */
+static void raise_step_error(const row_sink *sink)
 {
-  row_sink sink = { L, 0, 0, json };
+  if (!sink->error) return;
+  lua_pushvalue(sink->L, sink->error);
+  lua_error(sink->L);
+}
+
+int dt_lapi_store_push_one(lua_State *L, dt_store *s, int one(dt_store *, void *, dt_lapi_row_sink *),
+                           void *arg, int mode)
+{
   int top = lua_gettop(L);
-  luaL_checkstack(L, 6, "dialtone.store");
+  luaL_checkstack(L, ROW_STACK, "dialtone.store");
+  lua_pushcfunction(L, run_step);
+  row_sink sink = { L, 0, 0, mode, lua_gettop(L), 0 };
   int rc = one(s, arg, &sink);
+  raise_step_error(&sink);
   if (rc == DT_STORE_OK) return 1;
   lua_settop(L, top);
   if (rc != DT_STORE_NOT_FOUND) return dt_lapi_store_fail(L, s, rc);
@@ -216,7 +302,7 @@ static int get_run(dt_store *s, void *arg, row_sink *sink)
 static int push_run(lua_State *L, dt_store *s, const char *id, size_t len)
 {
   dt_store_str key = { id, len };
-  return dt_lapi_store_push_one(L, s, get_run, &key, 0);
+  return dt_lapi_store_push_one(L, s, get_run, &key, DT_LAPI_ROWS_PLAIN);
 }
 
 static int l_create_run(lua_State *L)
@@ -275,13 +361,15 @@ static int l_add_event(lua_State *L)
 }
 
 int dt_lapi_store_push_list(lua_State *L, dt_store *s, int list(dt_store *, void *, dt_lapi_row_sink *),
-                            void *arg, int json)
+                            void *arg, int mode)
 {
   int top = lua_gettop(L);
-  luaL_checkstack(L, 6, "dialtone.store");
+  luaL_checkstack(L, ROW_STACK, "dialtone.store");
+  lua_pushcfunction(L, run_step);
   lua_newtable(L);
-  row_sink sink = { L, lua_gettop(L), 0, json };
+  row_sink sink = { L, lua_gettop(L), 0, mode, lua_gettop(L) - 1, 0 };
   int rc = list(s, arg, &sink);
+  raise_step_error(&sink);
   if (rc == DT_STORE_OK) return 1;
   lua_settop(L, top);
   return dt_lapi_store_fail(L, s, rc);
@@ -298,7 +386,7 @@ static int l_events(lua_State *L)
   dt_store *s = dt_lapi_store(L);
   dt_store_str run_id;
   run_id.text = dt_lapi_store_arg_string(L, 1, "dialtone.store.events", "run_id", &run_id.len);
-  return dt_lapi_store_push_list(L, s, list_events, &run_id, 0);
+  return dt_lapi_store_push_list(L, s, list_events, &run_id, DT_LAPI_ROWS_PLAIN);
 }
 
 typedef struct {
@@ -358,7 +446,7 @@ static int l_list_runs(lua_State *L)
     dt_lapi_store_arg_table(L, 1, fn, "options");
     read_list_opts(L, fn, &o, 1);
   }
-  return dt_lapi_store_push_list(L, s, list_runs, &o, 0);
+  return dt_lapi_store_push_list(L, s, list_runs, &o, DT_LAPI_ROWS_PLAIN);
 }
 
 static int l_count_runs(lua_State *L)
@@ -404,4 +492,12 @@ int dt_lapi_store_open(lua_State *L)
   dt_lapi_store_orgs_register(L);
   dt_lapi_store_configs_register(L);
   return 1;
+}
+
+dt_lapi_scope dt_lapi_store_read_scope(lua_State *L, const char *fn, int with_id)
+{
+  dt_lapi_scope k = { { NULL, 0 }, { NULL, 0 } };
+  k.org.text = dt_lapi_store_arg_string(L, 1, fn, "org_id", &k.org.len);
+  if (with_id) k.id.text = dt_lapi_store_arg_string(L, 2, fn, "id", &k.id.len);
+  return k;
 }

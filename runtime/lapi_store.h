@@ -8,14 +8,22 @@
 
 #include "store.h"
 
-/* Receives store rows as Lua tables: appended to the list at stack index `list`, or left on
- * the stack (list 0). With json set, the cells settings and secret_fields (JSON text) become
- * tables and is_default a boolean. */
+/* How dt_lapi_row_visitor turns a row into a Lua value: a table of its cells; the same with
+ * the cells settings and secret_fields (JSON text) as tables and is_default a boolean; or the
+ * value of its one cell. */
+enum { DT_LAPI_ROWS_PLAIN, DT_LAPI_ROWS_JSON, DT_LAPI_ROWS_VALUE };
+
+/* Receives store rows as Lua values: appended to the list at stack index `list`, or left on
+ * the stack (list 0). Every Lua step runs protected (the function at stack index `step`): a
+ * Lua error (out of memory) stops the store call instead of unwinding through it, and is kept
+ * at stack index `error` for the binding to raise once the store returned. */
 typedef struct {
   lua_State *L;
   int list;
   int n;
-  int json;
+  int mode; /* DT_LAPI_ROWS_* */
+  int step;
+  int error; /* 0: none */
 } dt_lapi_row_sink;
 
 extern const dt_store_visitor dt_lapi_row_visitor;
@@ -34,13 +42,23 @@ dt_store_str dt_lapi_store_string_field(lua_State *L, int idx, const char *fn, c
 /* The table field of the table at idx encoded with dialtone.json.encode, the text left on the
  * stack; absent: text NULL. Raises for another type or a table JSON cannot hold. */
 dt_store_str dt_lapi_store_json_field(lua_State *L, int idx, const char *fn, const char *field);
-/* Calls list(s, arg, sink) to fill a new list: pushes it and returns 1, or nil, err (2). */
+/* Calls list(s, arg, sink) to fill a new list (rows made as mode says): pushes it and returns
+ * 1, or nil, err (2). Raises, after the store call returned, a Lua error a row step raised. */
 int dt_lapi_store_push_list(lua_State *L, dt_store *s, int list(dt_store *, void *, dt_lapi_row_sink *),
-                            void *arg, int json);
+                            void *arg, int mode);
 /* Calls one(s, arg, sink) to push one row: returns 1 with it pushed, 1 with nil pushed when
- * there is none, or nil, err (2). */
+ * there is none, or nil, err (2). Raises like dt_lapi_store_push_list. */
 int dt_lapi_store_push_one(lua_State *L, dt_store *s, int one(dt_store *, void *, dt_lapi_row_sink *),
-                           void *arg, int json);
+                           void *arg, int mode);
+
+/* An organisation's id and, for one row, the row's id: the key of every organisation-scoped
+ * call. */
+typedef struct {
+  dt_store_str org, id;
+} dt_lapi_scope;
+
+/* Reads org_id (argument 1) and, when with_id, the id (argument 2); raises naming fn. */
+dt_lapi_scope dt_lapi_store_read_scope(lua_State *L, const char *fn, int with_id);
 
 /* Add their functions to the table on top of the stack. */
 void dt_lapi_store_orgs_register(lua_State *L);

@@ -22,35 +22,22 @@
 #include <lauxlib.h>
 #include <string.h>
 
-typedef struct {
-  dt_store_str org, id;
-} scoped;
-
 static int get_config(dt_store *s, void *arg, dt_lapi_row_sink *sink)
 {
-  const scoped *k = arg;
+  const dt_lapi_scope *k = arg;
   return dt_store_config_get(s, k->org.text, k->org.len, k->id.text, k->id.len, &dt_lapi_row_visitor, sink);
 }
 
 static int default_config(dt_store *s, void *arg, dt_lapi_row_sink *sink)
 {
-  const scoped *k = arg;
+  const dt_lapi_scope *k = arg;
   return dt_store_config_default(s, k->org.text, k->org.len, &dt_lapi_row_visitor, sink);
 }
 
 static int list_configs(dt_store *s, void *arg, dt_lapi_row_sink *sink)
 {
-  const scoped *k = arg;
+  const dt_lapi_scope *k = arg;
   return dt_store_configs_list(s, k->org.text, k->org.len, &dt_lapi_row_visitor, sink);
-}
-
-/* Reads org_id (argument 1) and, when with_id, the id (argument 2). */
-static scoped read_scope(lua_State *L, const char *fn, int with_id)
-{
-  scoped k = { { NULL, 0 }, { NULL, 0 } };
-  k.org.text = dt_lapi_store_arg_string(L, 1, fn, "org_id", &k.org.len);
-  if (with_id) k.id.text = dt_lapi_store_arg_string(L, 2, fn, "id", &k.id.len);
-  return k;
 }
 
 /* Reads the list of strings at stack index list into out (at most max); the list keeps them. */
@@ -107,7 +94,7 @@ static int l_create_config(lua_State *L)
 {
   static const char fn[] = "dialtone.store.create_config";
   dt_store *s = dt_lapi_store(L);
-  scoped k = read_scope(L, fn, 0);
+  dt_lapi_scope k = dt_lapi_store_read_scope(L, fn, 0);
   dt_store_config_in in;
   dt_store_str names[DT_STORE_MAX_FIELDS];
   read_config_in(L, 2, fn, 1, &in, names);
@@ -115,45 +102,45 @@ static int l_create_config(lua_State *L)
   int rc = dt_store_config_create(s, k.org.text, k.org.len, &in, dt_lapi_store_now(), id);
   if (rc != DT_STORE_OK) return dt_lapi_store_fail(L, s, rc);
   k.id = (dt_store_str){ id, strlen(id) };
-  return dt_lapi_store_push_one(L, s, get_config, &k, 1);
+  return dt_lapi_store_push_one(L, s, get_config, &k, DT_LAPI_ROWS_JSON);
 }
 
 static int l_get_config(lua_State *L)
 {
-  scoped k = read_scope(L, "dialtone.store.get_config", 1);
-  return dt_lapi_store_push_one(L, dt_lapi_store(L), get_config, &k, 1);
+  dt_lapi_scope k = dt_lapi_store_read_scope(L, "dialtone.store.get_config", 1);
+  return dt_lapi_store_push_one(L, dt_lapi_store(L), get_config, &k, DT_LAPI_ROWS_JSON);
 }
 
 static int l_default_config(lua_State *L)
 {
-  scoped k = read_scope(L, "dialtone.store.default_config", 0);
-  return dt_lapi_store_push_one(L, dt_lapi_store(L), default_config, &k, 1);
+  dt_lapi_scope k = dt_lapi_store_read_scope(L, "dialtone.store.default_config", 0);
+  return dt_lapi_store_push_one(L, dt_lapi_store(L), default_config, &k, DT_LAPI_ROWS_JSON);
 }
 
 static int l_list_configs(lua_State *L)
 {
-  scoped k = read_scope(L, "dialtone.store.list_configs", 0);
-  return dt_lapi_store_push_list(L, dt_lapi_store(L), list_configs, &k, 1);
+  dt_lapi_scope k = dt_lapi_store_read_scope(L, "dialtone.store.list_configs", 0);
+  return dt_lapi_store_push_list(L, dt_lapi_store(L), list_configs, &k, DT_LAPI_ROWS_JSON);
 }
 
 static int l_update_config(lua_State *L)
 {
   static const char fn[] = "dialtone.store.update_config";
   dt_store *s = dt_lapi_store(L);
-  scoped k = read_scope(L, fn, 1);
+  dt_lapi_scope k = dt_lapi_store_read_scope(L, fn, 1);
   dt_store_config_in in;
   dt_store_str names[DT_STORE_MAX_FIELDS];
   read_config_in(L, 3, fn, 0, &in, names);
   int rc = dt_store_config_update(s, k.org.text, k.org.len, k.id.text, k.id.len, &in, dt_lapi_store_now());
   if (rc != DT_STORE_OK) return dt_lapi_store_fail(L, s, rc);
-  return dt_lapi_store_push_one(L, s, get_config, &k, 1);
+  return dt_lapi_store_push_one(L, s, get_config, &k, DT_LAPI_ROWS_JSON);
 }
 
 /* Runs op on the configuration (org_id, id): true, or nil, err. */
 static int config_op(lua_State *L, const char *fn, int op(dt_store *, const char *, size_t, const char *, size_t))
 {
   dt_store *s = dt_lapi_store(L);
-  scoped k = read_scope(L, fn, 1);
+  dt_lapi_scope k = dt_lapi_store_read_scope(L, fn, 1);
   int rc = op(s, k.org.text, k.org.len, k.id.text, k.id.len);
   if (rc != DT_STORE_OK) return dt_lapi_store_fail(L, s, rc);
   lua_pushboolean(L, 1);
@@ -174,7 +161,7 @@ static int l_set_phone_numbers(lua_State *L)
 {
   static const char fn[] = "dialtone.store.set_phone_numbers";
   dt_store *s = dt_lapi_store(L);
-  scoped k = read_scope(L, fn, 1);
+  dt_lapi_scope k = dt_lapi_store_read_scope(L, fn, 1);
   dt_lapi_store_arg_table(L, 3, fn, "numbers");
   dt_store_str *numbers = lua_newuserdata(L, DT_STORE_MAX_NUMBERS * sizeof *numbers);
   size_t n = read_strings(L, 3, fn, "numbers", numbers, DT_STORE_MAX_NUMBERS);
@@ -184,33 +171,16 @@ static int l_set_phone_numbers(lua_State *L)
   return 1;
 }
 
-static void number_begin(void *ud) { (void)ud; }
-
-static void number_cell(void *ud, const char *column, const dt_store_value *v)
-{
-  (void)column;
-  lua_State *L = ((dt_lapi_row_sink *)ud)->L;
-  lua_pushlstring(L, v->text, v->len);
-}
-
-static void number_end(void *ud)
-{
-  dt_lapi_row_sink *sink = ud;
-  lua_rawseti(sink->L, sink->list, ++sink->n);
-}
-
-static const dt_store_visitor number_visitor = { number_begin, number_cell, number_end };
-
 static int list_numbers(dt_store *s, void *arg, dt_lapi_row_sink *sink)
 {
-  const scoped *k = arg;
-  return dt_store_numbers_list(s, k->org.text, k->org.len, k->id.text, k->id.len, &number_visitor, sink);
+  const dt_lapi_scope *k = arg;
+  return dt_store_numbers_list(s, k->org.text, k->org.len, k->id.text, k->id.len, &dt_lapi_row_visitor, sink);
 }
 
 static int l_phone_numbers(lua_State *L)
 {
-  scoped k = read_scope(L, "dialtone.store.phone_numbers", 1);
-  return dt_lapi_store_push_list(L, dt_lapi_store(L), list_numbers, &k, 0);
+  dt_lapi_scope k = dt_lapi_store_read_scope(L, "dialtone.store.phone_numbers", 1);
+  return dt_lapi_store_push_list(L, dt_lapi_store(L), list_numbers, &k, DT_LAPI_ROWS_VALUE);
 }
 
 void dt_lapi_store_configs_register(lua_State *L)

@@ -75,19 +75,41 @@ static int l_organization_for_key(lua_State *L)
   return push_found(L, "dialtone.store.organization_for_key", "api_key", dt_store_org_for_key);
 }
 
+/* Appends the organisation (light userdata, argument 1) to the list (argument 2); runs under
+ * lua_pcall, so that a Lua error (out of memory) cannot unwind through the store. */
+static int append_org_step(lua_State *L)
+{
+  push_org(L, lua_touserdata(L, 1));
+  lua_rawseti(L, 2, (int)lua_objlen(L, 2) + 1);
+  return 0;
+}
+
+/* The list, then append_org_step, on top of the stack; error: a step failed, its error on top. */
+typedef struct {
+  lua_State *L;
+  int error;
+} org_list;
+
 static int append_org(void *ud, const dt_store_org *org)
 {
-  lua_State *L = ud;
-  push_org(L, org);
-  lua_rawseti(L, -2, (int)lua_objlen(L, -2) + 1);
-  return 0;
+  org_list *o = ud;
+  lua_pushvalue(o->L, -1);
+  lua_pushlightuserdata(o->L, (void *)org);
+  lua_pushvalue(o->L, -4);
+  o->error = lua_pcall(o->L, 2, 0, 0) != 0;
+  return o->error;
 }
 
 static int l_list_organizations(lua_State *L)
 {
   dt_store *s = dt_lapi_store(L);
+  luaL_checkstack(L, 6, "dialtone.store");
   lua_newtable(L);
-  int rc = dt_store_orgs_list(s, append_org, L);
+  lua_pushcfunction(L, append_org_step);
+  org_list o = { L, 0 };
+  int rc = dt_store_orgs_list(s, append_org, &o);
+  if (o.error) return lua_error(L);
+  lua_pop(L, 1);
   return rc == DT_STORE_OK ? 1 : dt_lapi_store_fail(L, s, rc);
 }
 
@@ -103,19 +125,15 @@ static int l_rotate_api_key(lua_State *L)
   return 1;
 }
 
-typedef struct {
-  dt_store_str org, id;
-} scoped;
-
 static int get_workflow(dt_store *s, void *arg, dt_lapi_row_sink *sink)
 {
-  const scoped *k = arg;
+  const dt_lapi_scope *k = arg;
   return dt_store_workflow_get(s, k->org.text, k->org.len, k->id.text, k->id.len, &dt_lapi_row_visitor, sink);
 }
 
 static int list_workflows(dt_store *s, void *arg, dt_lapi_row_sink *sink)
 {
-  const scoped *k = arg;
+  const dt_lapi_scope *k = arg;
   return dt_store_workflows_list(s, k->org.text, k->org.len, &dt_lapi_row_visitor, sink);
 }
 
@@ -123,8 +141,7 @@ static int l_create_workflow(lua_State *L)
 {
   static const char fn[] = "dialtone.store.create_workflow";
   dt_store *s = dt_lapi_store(L);
-  scoped k = { { NULL, 0 }, { NULL, 0 } };
-  k.org.text = dt_lapi_store_arg_string(L, 1, fn, "org_id", &k.org.len);
+  dt_lapi_scope k = dt_lapi_store_read_scope(L, fn, 0);
   dt_lapi_store_arg_table(L, 2, fn, "workflow");
   dt_store_str name = dt_lapi_store_string_field(L, 2, fn, "name", 0), flow = dt_lapi_store_string_field(L, 2, fn, "flow", 0);
   dt_store_str settings = dt_lapi_store_json_field(L, 2, fn, "settings");
@@ -132,25 +149,22 @@ static int l_create_workflow(lua_State *L)
   int rc = dt_store_workflow_create(s, k.org.text, k.org.len, name, flow, settings, dt_lapi_store_now(), id);
   if (rc != DT_STORE_OK) return dt_lapi_store_fail(L, s, rc);
   k.id = (dt_store_str){ id, strlen(id) };
-  return dt_lapi_store_push_one(L, s, get_workflow, &k, 1);
+  return dt_lapi_store_push_one(L, s, get_workflow, &k, DT_LAPI_ROWS_JSON);
 }
 
 static int l_get_workflow(lua_State *L)
 {
   static const char fn[] = "dialtone.store.get_workflow";
   dt_store *s = dt_lapi_store(L);
-  scoped k;
-  k.org.text = dt_lapi_store_arg_string(L, 1, fn, "org_id", &k.org.len);
-  k.id.text = dt_lapi_store_arg_string(L, 2, fn, "id", &k.id.len);
-  return dt_lapi_store_push_one(L, s, get_workflow, &k, 1);
+  dt_lapi_scope k = dt_lapi_store_read_scope(L, fn, 1);
+  return dt_lapi_store_push_one(L, s, get_workflow, &k, DT_LAPI_ROWS_JSON);
 }
 
 static int l_list_workflows(lua_State *L)
 {
   dt_store *s = dt_lapi_store(L);
-  scoped k = { { NULL, 0 }, { NULL, 0 } };
-  k.org.text = dt_lapi_store_arg_string(L, 1, "dialtone.store.list_workflows", "org_id", &k.org.len);
-  return dt_lapi_store_push_list(L, s, list_workflows, &k, 1);
+  dt_lapi_scope k = dt_lapi_store_read_scope(L, "dialtone.store.list_workflows", 0);
+  return dt_lapi_store_push_list(L, s, list_workflows, &k, DT_LAPI_ROWS_JSON);
 }
 
 void dt_lapi_store_orgs_register(lua_State *L)

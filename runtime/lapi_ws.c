@@ -14,12 +14,12 @@
 
 #include <lauxlib.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <uv.h>
 
+#include "lapi_wait.h"
 #include "serve.h"
 #include "task.h"
 #include "timeout.h"
@@ -499,22 +499,11 @@ static const char connect_chunk[] =
   "  return opened(conn)\n"
   "end\n";
 
-/* Runs a chunk with C functions as arguments; leaves the function it returns. */
-static void push_wrapper(lua_State *L, const char *chunk, const char *name, int n, ...)
-{
-  if (luaL_loadbuffer(L, chunk, strlen(chunk), name) != 0) lua_error(L);
-  va_list ap;
-  va_start(ap, n);
-  for (int i = 0; i < n; i++) lua_pushcfunction(L, va_arg(ap, lua_CFunction));
-  va_end(ap);
-  lua_call(L, n, 1);
-}
-
 int dt_lapi_ws_open(lua_State *L)
 {
   luaL_newmetatable(L, CONN_MT);
   lua_newtable(L); /* methods */
-  push_wrapper(L, recv_chunk, "=dialtone.ws.recv", 2, l_take, l_wait);
+  dt_lapi_push_wait_wrapper(L, recv_chunk, "=dialtone.ws.recv", 2, l_take, l_wait);
   lua_setfield(L, -2, "recv");
   lua_pushcfunction(L, l_send);
   lua_setfield(L, -2, "send");
@@ -530,7 +519,7 @@ int dt_lapi_ws_open(lua_State *L)
   lua_newtable(L);
   lua_pushcfunction(L, l_accept);
   lua_setfield(L, -2, "accept");
-  push_wrapper(L, connect_chunk, "=dialtone.ws.connect", 3, l_start_connect, l_wait, l_opened);
+  dt_lapi_push_wait_wrapper(L, connect_chunk, "=dialtone.ws.connect", 3, l_start_connect, l_wait, l_opened);
   lua_setfield(L, -2, "connect");
   return 1;
 }

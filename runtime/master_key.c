@@ -87,10 +87,20 @@ static int write_all(int fd, const char *p, size_t n)
   return 0;
 }
 
+/* Makes the directory's entries (a new link) durable. */
+static int sync_dir(const char *dir)
+{
+  int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  int rc = fsync(fd);
+  if (close(fd) != 0) rc = -1;
+  return rc;
+}
+
 /* Writes a new random key to a temporary file and links it to path, so no reader ever sees a
  * partial file and two processes starting together end up with the same key (the second link
  * fails with EEXIST and that process reads the first one's key). */
-static int create_key_file(const char *path, char *err, size_t errlen)
+static int create_key_file(const char *data_dir, const char *path, char *err, size_t errlen)
 {
   char tmp[PATH_MAX], text[64];
   uint8_t raw[DT_MASTER_KEY_LEN];
@@ -109,17 +119,21 @@ static int create_key_file(const char *path, char *err, size_t errlen)
   if (rc == 0 && link(tmp, path) != 0 && errno != EEXIST) rc = -1;
   int saved = errno;
   unlink(tmp);
-  return rc == 0 ? 0 : fail(err, errlen, strerror(saved), path);
+  if (rc != 0) return fail(err, errlen, strerror(saved), path);
+  return sync_dir(data_dir) == 0 ? 0 : fail(err, errlen, strerror(errno), data_dir);
 }
 
-static int load_file(const char *data_dir, uint8_t key[DT_MASTER_KEY_LEN], char *err, size_t errlen)
+static int load_file(const char *data_dir, int sealed, uint8_t key[DT_MASTER_KEY_LEN], char *err, size_t errlen)
 {
   char path[PATH_MAX];
   if (snprintf(path, sizeof path, "%s/%s", data_dir, DT_MASTER_KEY_FILE) >= (int)sizeof path)
     return fail(err, errlen, "path too long", data_dir);
   int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0 && errno == ENOENT && sealed)
+    return fail(err, errlen, "missing, but dialtone.db holds sealed telephony configurations;"
+                " restore the key file or set " DT_MASTER_KEY_ENV, path);
   if (fd < 0 && errno == ENOENT) {
-    if (create_key_file(path, err, errlen) != 0) return -1;
+    if (create_key_file(data_dir, path, err, errlen) != 0) return -1;
     fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
   }
   if (fd < 0) return fail(err, errlen, errno == ELOOP ? "a symbolic link; refusing it" : strerror(errno), path);
@@ -128,7 +142,7 @@ static int load_file(const char *data_dir, uint8_t key[DT_MASTER_KEY_LEN], char 
   return rc;
 }
 
-int dt_master_key_load(const char *env_value, const char *data_dir, uint8_t key[DT_MASTER_KEY_LEN],
+int dt_master_key_load(const char *env_value, const char *data_dir, int sealed, uint8_t key[DT_MASTER_KEY_LEN],
                        char *err, size_t errlen)
 {
   if (env_value && *env_value) {
@@ -136,5 +150,5 @@ int dt_master_key_load(const char *env_value, const char *data_dir, uint8_t key[
     snprintf(err, errlen, "%s is not a key (expected 64 hex digits or base64 of 32 bytes)", DT_MASTER_KEY_ENV);
     return -1;
   }
-  return load_file(data_dir, key, err, errlen);
+  return load_file(data_dir, sealed, key, err, errlen);
 }

@@ -19,7 +19,10 @@
 int dt_master_key_parse(const char *text, size_t len, uint8_t key[DT_MASTER_KEY_LEN]);
 
 /* The key from env_value when it is not NULL or empty, else from the key file in data_dir
- * (an existing directory), created when absent. Returns 0, or -1 with a message in err. */
-int dt_master_key_load(const char *env_value, const char *data_dir, uint8_t key[DT_MASTER_KEY_LEN],
+ * (an existing directory), created when absent (and the directory synced, so the key survives
+ * a power loss) unless sealed is set: when the database holds data sealed under the key, an
+ * absent key file is an error and nothing is created, as a new key could open none of that
+ * data. Returns 0, or -1 with a message in err. */
+int dt_master_key_load(const char *env_value, const char *data_dir, int sealed, uint8_t key[DT_MASTER_KEY_LEN],
                        char *err, size_t errlen);
 #endif

@@ -84,16 +84,27 @@ static void pacer_remove(dt_media *m)
 
 /* ---- events for the flow ---- */
 
+static dt_media_event *queued(dt_media *m, size_t i) { return &m->queue[(m->q_head + i) % QUEUE_EVENTS]; }
+
+/* Makes room in a full queue: the oldest audio goes (live audio beats stale), while DTMF, marks
+ * and the stop stay for the flow; only a queue with no audio in it loses its oldest event. */
+static void drop_one(dt_media *m)
+{
+  size_t victim = 0;
+  while (victim < m->q_len && queued(m, victim)->kind != DT_MEDIA_AUDIO) victim++;
+  if (victim == m->q_len) victim = 0;
+  for (size_t i = victim; i > 0; i--) *queued(m, i) = *queued(m, i - 1);
+  m->q_head = (m->q_head + 1) % QUEUE_EVENTS;
+  m->q_len--;
+  m->dropped++;
+}
+
 /* The queue is made on first use: an echo call that never gets an event never pays for it. */
 static dt_media_event *push_event(dt_media *m, dt_media_event_kind kind)
 {
   if (!m->queue && !(m->queue = calloc(QUEUE_EVENTS, sizeof *m->queue))) return NULL;
-  if (m->q_len == QUEUE_EVENTS) {
-    m->q_head = (m->q_head + 1) % QUEUE_EVENTS; /* the oldest goes: live audio beats stale */
-    m->q_len--;
-    m->dropped++;
-  }
-  dt_media_event *ev = &m->queue[(m->q_head + m->q_len) % QUEUE_EVENTS];
+  if (m->q_len == QUEUE_EVENTS) drop_one(m);
+  dt_media_event *ev = queued(m, m->q_len);
   m->q_len++;
   ev->kind = kind;
   ev->text[0] = '\0';
@@ -149,14 +160,18 @@ static void reach_mark(dt_media *m, const char *name)
   else push_text_event(m, DT_MEDIA_MARK, name);
 }
 
-/* Marks whose audio has been sent go to the carrier (which reports them when played). */
+/* Marks whose audio has been sent go to the carrier (which reports them when played). Each is
+ * taken off the list before it is reported: reporting can wake the flow at once, and the flow
+ * may then clear the playback (and its marks) or place new ones. */
 static void pass_marks(dt_media *m)
 {
-  size_t done = 0;
-  while (done < m->nmarks && m->marks[done].at <= m->play_pos) reach_mark(m, m->marks[done++].name);
-  if (!done) return;
-  memmove(m->marks, m->marks + done, (m->nmarks - done) * sizeof *m->marks);
-  m->nmarks -= done;
+  while (m->nmarks && m->marks[0].at <= m->play_pos) {
+    char name[sizeof m->marks[0].name];
+    memcpy(name, m->marks[0].name, sizeof name);
+    m->nmarks--;
+    memmove(m->marks, m->marks + 1, m->nmarks * sizeof *m->marks);
+    reach_mark(m, name);
+  }
 }
 
 static void compact_playback(dt_media *m)
@@ -193,10 +208,8 @@ static void pacer_tick(uv_timer_t *t)
       m->next_due += FRAME_MS;
     }
     if (m->next_due + FRAME_MS * MAX_CATCH_UP < now) m->next_due = now; /* far behind: resync */
-    if (m->play_pos >= m->play_len) {
-      pass_marks(m);
-      pacer_remove(m);
-    }
+    if (m->play_pos >= m->play_len) pass_marks(m);
+    if (m->play_pos >= m->play_len) pacer_remove(m); /* unless a flow woken by a mark played more */
   }
 }
 
@@ -226,6 +239,7 @@ static void deliver_audio(dt_media *m, const int16_t *pcm, size_t n)
 
 void dt_media_in_audio(dt_media *m, const int16_t *pcm, size_t n)
 {
+  if (!m->start) return; /* audio before the stream's start belongs to no one yet */
   size_t chunk = (size_t)m->ad->wire_rate / (1000 / FRAME_MS);
   for (size_t off = 0; off < n && !m->ended; off += chunk) {
     size_t k = n - off < chunk ? n - off : chunk;

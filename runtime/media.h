@@ -82,7 +82,7 @@ void *dt_media_adapter_state(dt_media *m);
 const dt_media_adapter *dt_media_adapter_of(const dt_media *m);
 dt_ws *dt_media_ws(dt_media *m);
 void dt_media_in_start(dt_media *m, const dt_media_start *start);
-void dt_media_in_audio(dt_media *m, const int16_t *pcm, size_t n); /* wire rate, one frame */
+void dt_media_in_audio(dt_media *m, const int16_t *pcm, size_t n); /* wire rate, one frame; dropped before the start */
 void dt_media_in_dtmf(dt_media *m, char digit);
 void dt_media_in_mark(dt_media *m, const char *name);
 void dt_media_in_stop(dt_media *m);
@@ -125,6 +125,7 @@ void dt_media_hangup(dt_media *m);
 /* Ends the call as refused: closes the media stream with 1008 (policy violation) and the
  * reason (sent only if it is UTF-8 of at most 123 bytes, as a close frame allows). */
 void dt_media_refuse(dt_media *m, const char *reason);
-/* Frames dropped because the flow did not read them in time. */
+/* Events dropped because the flow did not read them in time: audio first; DTMF, marks and
+ * the stop only from a queue that holds no audio. */
 uint64_t dt_media_dropped(const dt_media *m);
 #endif

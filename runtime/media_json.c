@@ -318,7 +318,8 @@ static size_t decode(dt_media_json_encoding enc, const uint8_t *in, size_t n, in
   return enc == DT_MEDIA_JSON_L16 ? n / 2 : n;
 }
 
-/* Audio before the start is dropped: carriers do not promise the order of their messages. */
+/* Audio before the start is dropped (by dt_media_in_audio): carriers do not promise the order
+ * of their messages. */
 static int on_media(dt_media *m, const proto *p, const cJSON *root)
 {
   const char *b64 = string_at(root, &p->payload);
@@ -328,7 +329,7 @@ static int on_media(dt_media *m, const proto *p, const cJSON *root)
   if (!b64 || len > MAX_PAYLOAD || dt_base64_decode(b64, len, bytes, sizeof bytes, DT_BASE64_STD, &n) != 0 ||
       (p->encoding == DT_MEDIA_JSON_L16 && n % 2))
     return -1;
-  if (dt_media_started(m)) dt_media_in_audio(m, pcm, decode(p->encoding, bytes, n, pcm));
+  dt_media_in_audio(m, pcm, decode(p->encoding, bytes, n, pcm));
   return 0;
 }
 

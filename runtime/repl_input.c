@@ -194,8 +194,13 @@ void dt_repl_input_close(void)
   I.started = 0;
   if (I.tty) {
     if (I.reading) rl_callback_handler_remove();
-    /* Typed lines may hold secrets (API keys): the file is the user's only. */
-    if (I.history[0] && write_history(I.history) == 0) chmod(I.history, 0600);
+    /* Typed lines may hold secrets (API keys): the file is the user's only, from its creation
+     * (umask) and if it already existed (chmod). */
+    if (I.history[0]) {
+      mode_t mask = umask(077);
+      if (write_history(I.history) == 0) chmod(I.history, 0600);
+      umask(mask);
+    }
   }
   I.reading = 0;
   if (I.pollable) close_handle((uv_handle_t *)&I.poll);

@@ -110,11 +110,14 @@ typedef struct {
 } dt_store_field;
 
 /* Receives rows: begin_row, then cell for every non-NULL column (name, value valid during the
- * call only), then end_row. */
+ * call only), then end_row. Each returns 0 to go on, or nonzero to stop: the call then resets
+ * its statement, frees what it holds and fails with DT_STORE_ERROR. A visitor must return,
+ * never unwind out of the store (longjmp): a statement left unreset would keep the
+ * connection's read snapshot open. */
 typedef struct {
-  void (*begin_row)(void *ud);
-  void (*cell)(void *ud, const char *column, const dt_store_value *v);
-  void (*end_row)(void *ud);
+  int (*begin_row)(void *ud);
+  int (*cell)(void *ud, const char *column, const dt_store_value *v);
+  int (*end_row)(void *ud);
 } dt_store_visitor;
 
 /* A new run with the DT_STORE_ON_CREATE fields given (others NULL); created_at = updated_at
@@ -220,6 +223,8 @@ int dt_store_config_update(dt_store *s, const char *org, size_t org_len, const c
  * becomes the default. */
 int dt_store_config_delete(dt_store *s, const char *org, size_t org_len, const char *id, size_t id_len);
 int dt_store_config_set_default(dt_store *s, const char *org, size_t org_len, const char *id, size_t id_len);
+/* *sealed = 1 when some configuration holds secrets sealed under the master key, else 0. */
+int dt_store_configs_sealed(dt_store *s, int *sealed);
 
 /* ---- phone numbers of a configuration (store_numbers.c) ---- */
 /* Replaces the configuration's numbers (each 1..DT_STORE_MAX_NUMBER bytes, at most

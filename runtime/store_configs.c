@@ -34,6 +34,7 @@ static const char SQL_DEFAULT_OLDEST[] =
   "UPDATE telephony_configs SET is_default = 1 WHERE id = (SELECT id FROM telephony_configs"
   " WHERE organization_id = ?1 ORDER BY created_at, rowid LIMIT 1)"
   " AND NOT EXISTS(SELECT 1 FROM telephony_configs WHERE organization_id = ?1 AND is_default = 1)";
+static const char SQL_ANY_SEALED[] = "SELECT EXISTS(SELECT 1 FROM telephony_configs WHERE secrets IS NOT NULL)";
 
 /* A configuration in memory: its texts and its fields merged (secrets decrypted). */
 typedef struct {
@@ -107,16 +108,30 @@ static int read_config(dt_store *s, sqlite3_stmt *st, config *c)
   return rc;
 }
 
-static void text_cell(const dt_store_visitor *v, void *ud, const char *name, const char *text)
+static int text_cell(const dt_store_visitor *v, void *ud, const char *name, const char *text)
 {
   dt_store_value val = { .type = DT_STORE_TEXT, .text = text, .len = strlen(text) };
-  v->cell(ud, name, &val);
+  return v->cell(ud, name, &val);
 }
 
-static void real_cell(const dt_store_visitor *v, void *ud, const char *name, sqlite3_stmt *st, int col)
+static int real_cell(const dt_store_visitor *v, void *ud, const char *name, sqlite3_stmt *st, int col)
 {
   dt_store_value val = { .type = DT_STORE_REAL, .real = sqlite3_column_double(st, col) };
-  v->cell(ud, name, &val);
+  return v->cell(ud, name, &val);
+}
+
+/* Gives v the row of c (settings and names: its fields and secret names as JSON text), up to
+ * the first callback that stops. */
+static int emit_config(dt_store *s, sqlite3_stmt *st, const config *c, const char *org, const char *settings,
+                       const char *names, const dt_store_visitor *v, void *ud)
+{
+  dt_store_value is_default = { .type = DT_STORE_INTEGER, .integer = sqlite3_column_int64(st, C_DEFAULT) };
+  int stop = v->begin_row(ud) || text_cell(v, ud, "id", c->id) || text_cell(v, ud, "organization_id", org) ||
+             text_cell(v, ud, "name", c->name) || text_cell(v, ud, "provider", c->provider) ||
+             text_cell(v, ud, "settings", settings) || text_cell(v, ud, "secret_fields", names) ||
+             v->cell(ud, "is_default", &is_default) || real_cell(v, ud, "created_at", st, C_CREATED) ||
+             real_cell(v, ud, "updated_at", st, C_UPDATED) || v->end_row(ud);
+  return stop ? dt_store_stopped(s) : DT_STORE_OK;
 }
 
 /* Visits the current row of st as one configuration. */
@@ -128,20 +143,7 @@ static int visit_config(dt_store *s, sqlite3_stmt *st, const dt_store_visitor *v
   char *names = rc == DT_STORE_OK ? cJSON_PrintUnformatted(c.names) : NULL;
   const char *org = (const char *)sqlite3_column_text(st, C_ORG);
   if (rc == DT_STORE_OK && (!settings || !names || !org)) rc = dt_store_fail(s, DT_STORE_ERROR, "out of memory");
-  if (rc == DT_STORE_OK) {
-    dt_store_value is_default = { .type = DT_STORE_INTEGER, .integer = sqlite3_column_int64(st, C_DEFAULT) };
-    v->begin_row(ud);
-    text_cell(v, ud, "id", c.id);
-    text_cell(v, ud, "organization_id", org);
-    text_cell(v, ud, "name", c.name);
-    text_cell(v, ud, "provider", c.provider);
-    text_cell(v, ud, "settings", settings);
-    text_cell(v, ud, "secret_fields", names);
-    v->cell(ud, "is_default", &is_default);
-    real_cell(v, ud, "created_at", st, C_CREATED);
-    real_cell(v, ud, "updated_at", st, C_UPDATED);
-    v->end_row(ud);
-  }
+  if (rc == DT_STORE_OK) rc = emit_config(s, st, &c, org, settings, names, v, ud);
   if (settings) OPENSSL_cleanse(settings, strlen(settings));
   cJSON_free(settings);
   cJSON_free(names);
@@ -201,6 +203,17 @@ int dt_store_configs_list(dt_store *s, const char *org, size_t org_len, const dt
   int rc = bound(s, SQL_LIST, org, org_len, NULL, 0, &st);
   if (rc == DT_STORE_NOT_FOUND) return DT_STORE_OK;
   return rc == DT_STORE_OK ? visit_configs(s, st, 0, v, ud) : rc;
+}
+
+int dt_store_configs_sealed(dt_store *s, int *sealed)
+{
+  sqlite3_stmt *st = dt_store_sql(s, SQL_ANY_SEALED);
+  if (!st) return DT_STORE_ERROR;
+  int rc = sqlite3_step(st);
+  if (rc == SQLITE_ROW) *sealed = sqlite3_column_int(st, 0) != 0;
+  int out = rc == SQLITE_ROW ? DT_STORE_OK : dt_store_sqlite_fail(s, rc);
+  sqlite3_reset(st);
+  return out;
 }
 
 /* The row to write for c: public settings text and sealed secrets (both malloc'd). */

@@ -47,6 +47,8 @@ int dt_store_sqlite_fail(dt_store *s, int rc);
 /* Maps the result of stepping a write statement (or of binding it), then resets it: a
  * primary key or unique conflict is DT_STORE_EXISTS, a foreign key one DT_STORE_NOT_FOUND. */
 int dt_store_done(dt_store *s, sqlite3_stmt *st, int rc);
+/* Records that a visitor stopped the call; returns DT_STORE_ERROR. */
+int dt_store_stopped(dt_store *s);
 /* Steps st, visiting each row (every non-NULL column); *rows is how many; resets it. */
 int dt_store_visit(dt_store *s, sqlite3_stmt *st, const dt_store_visitor *v, void *ud, size_t *rows);
 /* Reads column i of the current row; returns 1 with *v set, 0 for NULL, -1 out of memory. */

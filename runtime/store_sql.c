@@ -68,32 +68,30 @@ int dt_store_cell_value(sqlite3_stmt *st, int i, dt_store_value *v)
   }
 }
 
-static int visit_row(sqlite3_stmt *st, const dt_store_visitor *v, void *ud)
+int dt_store_stopped(dt_store *s)
 {
-  v->begin_row(ud);
+  return dt_store_fail(s, DT_STORE_ERROR, "stopped by the row visitor");
+}
+
+static int visit_row(dt_store *s, sqlite3_stmt *st, const dt_store_visitor *v, void *ud)
+{
+  if (v->begin_row(ud) != 0) return dt_store_stopped(s);
   for (int i = 0, n = sqlite3_column_count(st); i < n; i++) {
     dt_store_value val;
     int has = dt_store_cell_value(st, i, &val);
     const char *name = sqlite3_column_name(st, i);
-    if (has < 0 || !name) return -1;
-    if (has) v->cell(ud, name, &val);
+    if (has < 0 || !name) return dt_store_sqlite_fail(s, SQLITE_NOMEM);
+    if (has && v->cell(ud, name, &val) != 0) return dt_store_stopped(s);
   }
-  v->end_row(ud);
-  return 0;
+  return v->end_row(ud) != 0 ? dt_store_stopped(s) : DT_STORE_OK;
 }
 
 int dt_store_visit(dt_store *s, sqlite3_stmt *st, const dt_store_visitor *v, void *ud, size_t *rows)
 {
-  int rc;
+  int rc, out = DT_STORE_OK;
   *rows = 0;
-  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-    if (visit_row(st, v, ud) != 0) {
-      rc = SQLITE_NOMEM;
-      break;
-    }
-    (*rows)++;
-  }
-  int out = rc == SQLITE_DONE ? DT_STORE_OK : dt_store_sqlite_fail(s, rc);
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW && (out = visit_row(s, st, v, ud)) == DT_STORE_OK) (*rows)++;
+  if (out == DT_STORE_OK && rc != SQLITE_DONE) out = dt_store_sqlite_fail(s, rc);
   sqlite3_reset(st);
   sqlite3_clear_bindings(st);
   return out;

@@ -1,7 +1,7 @@
 /* Tasks: the one place coroutines are resumed. Every request, load step and script run is a
  * task: a coroutine in a generation's state. A binding that waits calls dt_task_wait() and
- * yields; whoever completes the wait pushes results onto the task's thread and calls
- * dt_task_resume(). The CPU budget and the memory cap stop a task from a count hook by
+ * yields; whoever completes the wait calls dt_task_resume() with no values, and the binding's
+ * second half pushes its results from the running task (lapi_wait.h). The CPU budget and the memory cap stop a task from a count hook by
  * yielding it for good, so no pcall inside the script can swallow the stop. */
 #ifndef DT_TASK_H
 #define DT_TASK_H

@@ -39,10 +39,6 @@ struct dt_ws {
   char peer[96];
 };
 
-static size_t live;
-
-size_t dt_ws_live(void) { return live; }
-
 void dt_ws_options_default(dt_ws_options *o)
 {
   o->max_message = DT_WS_DEFAULT_MAX_MESSAGE;
@@ -84,7 +80,6 @@ static void finish_now(dt_ws *ws, int code, const char *reason)
     ws->transport_open = 0;
     ws->tr->close(ws->t);
   }
-  live--;
   if (ws->h.on_close) ws->h.on_close(ws->ud, ws, code, reason);
   uv_close((uv_handle_t *)&ws->timer, free_ws);
 }
@@ -282,7 +277,6 @@ dt_ws *dt_ws_new(uv_loop_t *loop, const dt_ws_transport *tr, void *t, dt_ws_role
   ws->timer.data = ws;
   ws->last_input = uv_now(loop);
   if (ws->opts.ping_interval_ms) arm(ws, T_IDLE, ws->opts.ping_interval_ms);
-  live++;
   return ws;
 }
 
@@ -371,7 +365,6 @@ static void refuse(dt_http_conn *conn, const dt_ws_upgrade_result *res)
 
 static void discard(dt_ws *ws)
 {
-  live--;
   uv_close((uv_handle_t *)&ws->timer, free_ws);
 }
 

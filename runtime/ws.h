@@ -78,6 +78,4 @@ size_t dt_ws_queued_bytes(const dt_ws *ws);
 void dt_ws_pause(dt_ws *ws, int paused);
 /* The negotiated subprotocol ("" if none). */
 const char *dt_ws_subprotocol(const dt_ws *ws);
-/* Live WebSocket connections (server and client), for drain and metrics. */
-size_t dt_ws_live(void);
 #endif

@@ -40,10 +40,8 @@ end
 ---@param req table
 ---@return table|nil, table|nil
 local function read_initiate(req)
-  local body = req.json
-  if type(body) ~= "table" then
-    return nil, route.error(400, "invalid_json", "the body must be a JSON object: " .. tostring(req.json_error))
-  end
+  local body, not_object = api.body(req)
+  if not body then return nil, not_object end
   local to = body.phone_number or body.to_number
   if type(body.workflow_id) ~= "string" or not body.workflow_id:find("^[%w_]+$") then
     return nil, route.error(400, "invalid_workflow_id", "workflow_id must be the id of one of your workflows")
@@ -113,10 +111,16 @@ route.post(PREFIX .. "/initiate-call", api.protected(function(req, org)
     error(exists)
   end
   local urls = webhooks.urls(run, provider.name)
-  local call, err = provider.initiate_call(input.to, urls.document, run.id, {
+  local ok, call, err = pcall(provider.initiate_call, input.to, urls.document, run.id, {
     from_number = input.from, status_callback_url = urls.events, media_url = urls.media, media_token = run.media_token,
     provider_options = input.options,
   })
+  if not ok then -- a bug in the provider, not the carrier's answer: the run must not wait forever
+    fail_run(run, "provider error: " .. tostring(call))
+    log.error("provider raised placing a call", { run = run.id, provider = provider.name, error = tostring(call) })
+    return route.json(500, { error = { code = "provider_error", message = "the " .. provider.name ..
+                             " provider failed; see the server log" }, workflow_run_id = run.id })
+  end
   if not call then
     fail_run(run, tostring(err))
     log.warn("carrier refused the call", { run = run.id, provider = provider.name, error = tostring(err) })

@@ -23,7 +23,7 @@
 local kit = require("dialtone.provider_kit")
 
 local http, json, crypto, url = dialtone.http, dialtone.json, dialtone.crypto, dialtone.url
-local number_list, is_text = kit.number_list, kit.is_text
+local number_list, is_text, decode = kit.number_list, kit.is_text, kit.decode_json
 local time, media = dialtone.time, dialtone.media
 
 local DEFAULT_API_BASE_URL = "https://api.telnyx.com"
@@ -117,15 +117,6 @@ local function decode_public_key(v)
   if type(v) ~= "string" then return nil end
   local key = crypto.base64_decode((v:gsub("%s", "")))
   if key and #key == 32 then return key end
-  return nil
-end
-
---- Decodes a JSON text; nil when it is not JSON.
----@param text string
----@return any
-local function decode(text)
-  local ok, value = pcall(json.decode, text)
-  if ok then return value end
   return nil
 end
 

@@ -6,6 +6,7 @@
 local runs = {}
 
 local status = require("dialtone.status")
+local uuid = require("dialtone.uuid")
 
 local store, crypto, log, time = dialtone.store, dialtone.crypto, dialtone.log, dialtone.time
 
@@ -20,15 +21,9 @@ local STATUS_TIME = {
   answered = "answered_at",
 }
 
---- A random identifier: 16 bytes as a UUID v4.
+--- A random identifier: a UUID v4.
 ---@return string
-function runs.new_id()
-  local b = { crypto.random_bytes(16):byte(1, 16) }
-  b[7] = b[7] % 16 + 64
-  b[9] = b[9] % 64 + 128
-  local hex = string.format(string.rep("%02x", 16), unpack(b))
-  return hex:sub(1, 8) .. "-" .. hex:sub(9, 12) .. "-" .. hex:sub(13, 16) .. "-" .. hex:sub(17, 20) .. "-" .. hex:sub(21)
-end
+runs.new_id = uuid.v4
 
 --- A fresh media token: 24 random bytes, base64url.
 ---@return string
@@ -37,13 +32,21 @@ function runs.new_media_token()
 end
 
 --- Applies a normalized status to a run and stores the event. Returns the outcome:
---- "applied", or why nothing changed ("duplicate", "stale", "final").
+--- "applied", or why nothing changed ("duplicate", "stale", "final", or "invalid_status" when a
+--- provider hands over a status that is not a normalized one: the event is kept all the same).
 ---@param run table the run as stored
 ---@param s CallStatus
 ---@param event {source: string, raw: string|nil, raw_status: string|nil, duration: number|nil}
----@return string outcome, CallStatus current
+---@return string outcome, CallStatus|nil current
 function runs.apply_status(run, s, event)
   local current = store.get_run(run.id) or run -- the caller's copy may predate a wait
+  if not status.is_status(s) then
+    store.add_event(run.id, { source = event.source, raw = event.raw, raw_status = event.raw_status,
+                              outcome = "invalid_status" })
+    log.error("provider gave a status that is not a normalized one", { run = run.id, source = event.source,
+              status = tostring(s) })
+    return "invalid_status", current.status
+  end
   local new, changed, why = status.advance(current.status, s)
   local outcome = changed and "applied" or why
   store.add_event(run.id, {

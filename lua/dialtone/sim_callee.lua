@@ -39,6 +39,7 @@ local FRAME_SECONDS = 0.02
 local CONNECT_TIMEOUT = 10
 local LOUD = 1000            -- a frame whose peak passes this is counted as sound (loud_ms)
 local MAX_MESSAGE = 16384    -- bytes: larger messages from the flow are ignored
+local HANGUP_GRACE = 0.2     -- s: how long a close the flow sent before hangup_call may take to arrive
 
 --- The largest absolute sample of a PCM16 frame.
 ---@param pcm string
@@ -94,6 +95,24 @@ local function on_message(s, text)
   end
 end
 
+--- After hangup_call: whether the flow had closed the stream first. The telephony API asks for
+--- hangup_call only once the flow has ended, so the flow's close may still be on its way behind
+--- the messages not read yet; it decides who ended the call if it arrives within the grace.
+---@param s table the session
+---@param conn table
+---@return boolean
+local function closed_by_flow_first(s, conn)
+  local deadline = time.monotonic() + HANGUP_GRACE
+  while true do
+    local left = deadline - time.monotonic()
+    if left <= 0 then return false end
+    local data, kind = conn:recv(left)
+    if kind == "close" or kind == "closed" then return true end
+    if data == nil then return false end -- the grace is over
+    if kind == "text" then on_message(s, data) end
+  end
+end
+
 --- Plays the scenario until the call ends. Returns who ended it: "flow", "callee",
 --- "hangup_call" or "limit"; or nil and err when the media WebSocket could not be used.
 ---@param call SimCall
@@ -110,7 +129,11 @@ function callee.run(call, stream_url, token, parsed)
   local limit = parsed.hangup_after or scenario.MAX_SECONDS
   local t0, frames = time.monotonic(), 0
   while true do
-    if call.hangup_requested then conn:close(1000); return "hangup_call" end
+    if call.hangup_requested then
+      if closed_by_flow_first(s, conn) then return "flow" end
+      conn:close(1000)
+      return "hangup_call"
+    end
     local elapsed = time.monotonic() - t0
     if elapsed >= limit then
       s.send({ event = "stop" })

@@ -88,6 +88,13 @@ end
 ---@param fn string the caller's name, for the message
 ---@param what string
 ---@param s any
+--- True for one of the normalized statuses.
+---@param s any
+---@return boolean
+function status.is_status(s)
+  return RANK[s] ~= nil
+end
+
 local function check(fn, what, s)
   if RANK[s] == nil then
     error("status." .. fn .. ": " .. what .. " is not a normalized status: " .. tostring(s), 3)

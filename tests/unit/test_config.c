@@ -304,6 +304,25 @@ static void test_public_url_default(void)
   CHECK_EQ_STR(cfg.public_url, "https://example.com/hooks");
 }
 
+/* With listen port 0 the derived public URL names the port the server actually bound. */
+static void test_public_url_bound(void)
+{
+  dt_config cfg;
+  char err[256], url[1100];
+  char *v6[] = { "--listen=[::1]:0", NULL };
+  CHECK_EQ_INT(build_args(&cfg, v6, err), 0);
+  dt_config_public_url(&cfg, 41234, url, sizeof url);
+  CHECK_EQ_STR(url, "http://[::1]:41234");
+  char *v4[] = { "--listen", "127.0.0.1:0", NULL };
+  CHECK_EQ_INT(build_args(&cfg, v4, err), 0);
+  dt_config_public_url(&cfg, 41235, url, sizeof url);
+  CHECK_EQ_STR(url, "http://127.0.0.1:41235");
+  char *set[] = { "--listen=127.0.0.1:0", "--public-url", "https://example.com/hooks", NULL };
+  CHECK_EQ_INT(build_args(&cfg, set, err), 0);
+  dt_config_public_url(&cfg, 41236, url, sizeof url);
+  CHECK_EQ_STR(url, "https://example.com/hooks");
+}
+
 static void test_help(void)
 {
   char *text = NULL;
@@ -339,4 +358,4 @@ static void leave_tmpdir(void)
 TEST_MAIN(TEST(enter_tmpdir), TEST(test_defaults), TEST(test_layering),
           TEST(test_default_file_only_when_present), TEST(test_file_errors), TEST(test_env_errors),
           TEST(test_values), TEST(test_values_stored), TEST(test_flag_errors), TEST(test_positional),
-          TEST(test_public_url_default), TEST(test_help), TEST(leave_tmpdir))
+          TEST(test_public_url_default), TEST(test_public_url_bound), TEST(test_help), TEST(leave_tmpdir))

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "lapi.h"
+#include "store_stopper.h"
 #include "testlib.h"
 
 #define MAX_ROWS 16
@@ -30,16 +31,17 @@ typedef struct {
   size_t rows;
 } rows_copy;
 
-static void begin_row(void *ud)
+static int begin_row(void *ud)
 {
   rows_copy *r = ud;
   if (r->rows < MAX_ROWS) r->ncells[r->rows] = 0;
+  return 0;
 }
 
-static void cell(void *ud, const char *name, const dt_store_value *v)
+static int cell(void *ud, const char *name, const dt_store_value *v)
 {
   rows_copy *r = ud;
-  if (r->rows >= MAX_ROWS || r->ncells[r->rows] >= MAX_CELLS) return;
+  if (r->rows >= MAX_ROWS || r->ncells[r->rows] >= MAX_CELLS) return 0;
   cell_copy *c = &r->cells[r->rows][r->ncells[r->rows]++];
   snprintf(c->name, sizeof c->name, "%s", name);
   c->v = *v;
@@ -51,9 +53,14 @@ static void cell(void *ud, const char *name, const dt_store_value *v)
     }
     c->v.text = copy;
   }
+  return 0;
 }
 
-static void end_row(void *ud) { ((rows_copy *)ud)->rows++; }
+static int end_row(void *ud)
+{
+  ((rows_copy *)ud)->rows++;
+  return 0;
+}
 
 static const dt_store_visitor collect = { begin_row, cell, end_row };
 
@@ -533,6 +540,45 @@ static void test_current(void)
   CHECK_EQ_INT(rmdir(data), 0);
 }
 
+
+
+/* A visitor that stops fails the call at once, and the statement is reset: a write made
+ * through another connection afterwards is seen (a statement left stepping would keep the
+ * connection's read snapshot). */
+static void test_visitor_stops(void)
+{
+  char path[128];
+  new_path(path, sizeof path);
+  dt_store *s = open_ok(path), *other = open_ok(path);
+  const dt_store_run_filter any = { NULL, 0, NULL, 0 };
+  for (int i = 0; i < 3; i++) {
+    char id[8];
+    snprintf(id, sizeof id, "r%d", i);
+    CHECK_EQ_INT(create(s, id, NULL, 0, 3000 + i), DT_STORE_OK);
+  }
+  int64_t n = 0, ev;
+  for (int at = 1; at <= 8; at++) {
+    stopper p = { 0, at };
+    CHECK_EQ_INT(dt_store_runs_list(s, &any, 10, 0, &stopping, &p), DT_STORE_ERROR);
+    CHECK_EQ_INT(p.calls, at);
+    CHECK_EQ_STR(dt_store_error(s), "stopped by the row visitor");
+    char id[8];
+    snprintf(id, sizeof id, "n%d", at);
+    CHECK_EQ_INT(create(other, id, NULL, 0, 4000 + at), DT_STORE_OK);
+    CHECK_EQ_INT(dt_store_runs_count(s, &any, &n), DT_STORE_OK);
+    CHECK_EQ_INT(n, 3 + at);
+  }
+  CHECK_EQ_INT(dt_store_event_add(s, "r0", 2, NULL, 0, 5000, &ev), DT_STORE_OK);
+  stopper p = { 0, 1 };
+  CHECK_EQ_INT(dt_store_events_list(s, "r0", 2, &stopping, &p), DT_STORE_ERROR);
+  CHECK_EQ_INT(p.calls, 1);
+  CHECK_EQ_INT(create(other, "late", NULL, 0, 6000), DT_STORE_OK);
+  CHECK_EQ_INT(dt_store_runs_count(s, &any, &n), DT_STORE_OK);
+  CHECK_EQ_INT(n, 12);
+  dt_store_close(other);
+  dt_store_close(s);
+}
+
 /* Without a current store every binding raises, naming the module. */
 static void test_binding_without_store(void)
 {
@@ -567,4 +613,4 @@ TEST_MAIN(TEST(setup), TEST(test_migrations_applied_once), TEST(test_concurrent_
           TEST(test_newer_schema_refused),
           TEST(test_failed_migration_rolls_back), TEST(test_not_a_database), TEST(test_runs),
           TEST(test_list_runs), TEST(test_events), TEST(test_nonces), TEST(test_persists_across_reopen),
-          TEST(test_hostile_values), TEST(test_current), TEST(test_binding_without_store), TEST(cleanup))
+          TEST(test_hostile_values), TEST(test_current), TEST(test_visitor_stops), TEST(test_binding_without_store), TEST(cleanup))

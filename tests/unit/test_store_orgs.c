@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "crypto.h"
+#include "store_stopper.h"
 #include "testlib.h"
 
 #define MAX_ROWS 8
@@ -26,25 +27,31 @@ typedef struct {
   size_t rows;
 } rows_copy;
 
-static void begin_row(void *ud)
+static int begin_row(void *ud)
 {
   rows_copy *r = ud;
   if (r->rows < MAX_ROWS) r->ncells[r->rows] = 0;
+  return 0;
 }
 
-static void cell(void *ud, const char *name, const dt_store_value *v)
+static int cell(void *ud, const char *name, const dt_store_value *v)
 {
   rows_copy *r = ud;
-  if (r->rows >= MAX_ROWS || r->ncells[r->rows] >= MAX_CELLS) return;
+  if (r->rows >= MAX_ROWS || r->ncells[r->rows] >= MAX_CELLS) return 0;
   size_t i = r->ncells[r->rows]++;
   snprintf(r->names[r->rows][i], sizeof r->names[0][0], "%s", name);
   char *out = r->values[r->rows][i];
   if (v->type == DT_STORE_TEXT) snprintf(out, sizeof r->values[0][0], "%.*s", (int)v->len, v->text);
   else if (v->type == DT_STORE_REAL) snprintf(out, sizeof r->values[0][0], "%.17g", v->real);
   else snprintf(out, sizeof r->values[0][0], "%lld", (long long)v->integer);
+  return 0;
 }
 
-static void end_row(void *ud) { ((rows_copy *)ud)->rows++; }
+static int end_row(void *ud)
+{
+  ((rows_copy *)ud)->rows++;
+  return 0;
+}
 
 static const dt_store_visitor collect = { begin_row, cell, end_row };
 
@@ -312,6 +319,60 @@ static void test_config_secrets_sealed(void)
   dt_store_close(s);
 }
 
+/* A visitor that stops anywhere in a configuration row (begin, any cell, end) fails the call
+ * with nothing more visited; the statement is reset (another connection's later write is
+ * seen) and what the row held is freed (LeakSanitizer in the ASan build). */
+static void test_config_visitor_stops(void)
+{
+  char path[128], id[DT_STORE_ID_SIZE], name[16];
+  new_path(path, sizeof path);
+  dt_store *s = open_ok(path, KEY_A), *other = open_ok(path, KEY_A);
+  dt_store_org org = make_org(s, "Acme", NULL);
+  size_t ol = strlen(org.id);
+  for (int i = 0; i < 2; i++) {
+    snprintf(name, sizeof name, "c%d", i);
+    dt_store_config_in in = config_in(name, SETTINGS, AUTH, 1);
+    CHECK_EQ_INT(dt_store_config_create(s, org.id, ol, &in, 100 + i, id), DT_STORE_OK);
+  }
+  for (int at = 1; at <= 24; at++) { /* two rows of begin, 9 cells, end */
+    stopper p = { 0, at };
+    CHECK_EQ_INT(dt_store_configs_list(s, org.id, ol, &stopping, &p), DT_STORE_ERROR);
+    CHECK_EQ_INT(p.calls, at);
+    CHECK_EQ_STR(dt_store_error(s), "stopped by the row visitor");
+    snprintf(name, sizeof name, "n%d", at);
+    dt_store_config_in in = config_in(name, SETTINGS, AUTH, 1);
+    CHECK_EQ_INT(dt_store_config_create(other, org.id, ol, &in, 200 + at, id), DT_STORE_OK);
+    CHECK_EQ_INT(dt_store_config_get(s, org.id, ol, id, strlen(id), &stopping, &(stopper){ 0, 1 }), DT_STORE_ERROR);
+    rows_copy r;
+    CHECK_EQ_INT(get_config(s, &org, id, &r), DT_STORE_OK); /* the new one is seen */
+    CHECK_EQ_STR(val(&r, 0, "name"), name);
+  }
+  dt_store_close(other);
+  dt_store_close(s);
+}
+
+/* The store says whether it holds sealed configurations (the master key must then exist). */
+static void test_configs_sealed(void)
+{
+  char path[128], id[DT_STORE_ID_SIZE];
+  new_path(path, sizeof path);
+  dt_store *s = open_ok(path, KEY_A);
+  int sealed = -1;
+  CHECK_EQ_INT(dt_store_configs_sealed(s, &sealed), DT_STORE_OK);
+  CHECK_EQ_INT(sealed, 0);
+  dt_store_org org = make_org(s, "Acme", NULL);
+  CHECK_EQ_INT(dt_store_configs_sealed(s, &sealed), DT_STORE_OK);
+  CHECK_EQ_INT(sealed, 0);
+  dt_store_config_in in = config_in("a", "{\"account_sid\":\"AC1\"}", NULL, 0); /* no secret field */
+  CHECK_EQ_INT(dt_store_config_create(s, org.id, strlen(org.id), &in, 100, id), DT_STORE_OK);
+  CHECK_EQ_INT(dt_store_configs_sealed(s, &sealed), DT_STORE_OK);
+  CHECK_EQ_INT(sealed, 1); /* sealed all the same: the key opens it */
+  CHECK_EQ_INT(dt_store_config_delete(s, org.id, strlen(org.id), id, strlen(id)), DT_STORE_OK);
+  CHECK_EQ_INT(dt_store_configs_sealed(s, &sealed), DT_STORE_OK);
+  CHECK_EQ_INT(sealed, 0);
+  dt_store_close(s);
+}
+
 static void test_config_defaults_update_delete(void)
 {
   char sql[256], path[128], a[DT_STORE_ID_SIZE], b[DT_STORE_ID_SIZE], c[DT_STORE_ID_SIZE];
@@ -539,5 +600,6 @@ static void test_cleanup(void)
 
 TEST_MAIN(TEST(test_setup), TEST(test_migrates_issue4_database), TEST(test_organizations_and_keys),
           TEST(test_names_hostile), TEST(test_config_secrets_sealed), TEST(test_config_defaults_update_delete),
-          TEST(test_config_settings_hostile), TEST(test_phone_numbers), TEST(test_workflows),
+          TEST(test_config_settings_hostile), TEST(test_config_visitor_stops), TEST(test_configs_sealed),
+          TEST(test_phone_numbers), TEST(test_workflows),
           TEST(test_runs_by_organization), TEST(test_cleanup))
