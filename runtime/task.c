@@ -21,6 +21,7 @@ struct dt_task {
   int can_wait;
   int nargs;
   const char *kill_reason;
+  int hit_limit;         /* its last slice met the memory cap */
   dt_task_done done;
   void *ud;
   void (*released)(void *ud);
@@ -83,11 +84,7 @@ static void task_finish(dt_task *t, dt_task_outcome outcome, const char *message
   t->done(t, t->co, outcome, message, t->ud);
   lua_State *L = t->vm->L;
   luaL_unref(L, LUA_REGISTRYINDEX, t->co_ref);
-  if (outcome == DT_TASK_KILLED && t->vm->limit_hit) {
-    /* Return the runaway task's garbage now so the next task starts under the cap. */
-    lua_gc(L, LUA_GCCOLLECT, 0);
-    t->vm->limit_hit = 0;
-  }
+  if (t->hit_limit) lua_gc(L, LUA_GCCOLLECT, 0); /* the next task starts under the cap */
   void (*released)(void *ud) = t->released;
   void *ud = t->ud;
   free(t);
@@ -101,13 +98,22 @@ static void finish_with_error(dt_task *t)
   task_finish(t, DT_TASK_ERROR, lua_tostring(t->co, -1));
 }
 
+/* The memory cap is met by whichever task is running: the VM's flag is this slice's alone (an
+ * outer task's, when this one runs inside it, is put back afterwards), so a task that caught
+ * the error and ended before the hook saw it does not get the next task stopped. A task that
+ * met the cap is stopped at its next wait, and its error, whatever it became, is that. */
 static void run_slice(dt_task *t, int nargs)
 {
   dt_task *outer = running; /* a task may complete another's wait synchronously */
+  int outer_hit = outer && outer->vm == t->vm ? t->vm->limit_hit : 0;
+  t->vm->limit_hit = 0;
   running = t;
   t->slice_start_ns = thread_cpu_ns();
   int rc = lua_resume(t->co, nargs);
   running = outer;
+  t->hit_limit = t->vm->limit_hit;
+  t->vm->limit_hit = outer_hit;
+  if (t->hit_limit && !t->kill_reason && rc != 0) t->kill_reason = "memory limit exceeded";
   if (rc == LUA_YIELD && t->kill_reason) task_finish(t, DT_TASK_KILLED, t->kill_reason);
   else if (rc == LUA_YIELD) return; /* waiting: a binding will resume it */
   else if (rc == 0) task_finish(t, DT_TASK_OK, NULL);

@@ -67,6 +67,15 @@ route.get("/spin-arith", function(req) local x = 0 while true do x = x + 1 end e
 route.get("/spin-pcall", function(req)
   while true do pcall(function() while true do end end) end
 end)
+route.get("/too-big", function(req)
+  local ok = pcall(string.rep, "x", 128 * 1024 * 1024) -- refused at once, caught, and the handler ends
+  return route.json(200, { caught = not ok })
+end)
+route.get("/count", function(req)
+  local n = 0
+  for i = 1, 200000 do n = n + i % 7 end -- many hook checks
+  return route.json(200, { n = n })
+end)
 route.get("/hog", function(req)
   local t = {}
   local i = 0
@@ -222,6 +231,16 @@ test('the memory cap stops a handler that allocates without bound; memory is ret
   assert.equal((await request(`${server.url}/hello`)).body, 'hello');
   const status = (await request(`${server.url}/admin/status`)).json;
   assert.ok(status.lua_memory_bytes < 32 * 1024 * 1024, `still holding ${status.lua_memory_bytes} bytes`);
+});
+
+test('a handler that catches a refused allocation and ends does not get the next handler stopped', async () => {
+  const big = await request(`${server.url}/too-big`);
+  assert.equal(big.status, 200, big.body);
+  assert.equal(big.json.caught, true);
+  for (let i = 0; i < 3; i++) {
+    const r = await request(`${server.url}/count`);
+    assert.equal(r.status, 200, r.body);
+  }
 });
 
 test('/healthz answers and /metrics counts requests by route and status, script errors and connections', async () => {
