@@ -17,6 +17,22 @@ function flow.load(name)
   return wf
 end
 
+--- Plays audio followed by a mark and waits until the carrier reports the mark played; other
+--- events meanwhile (the caller's audio, DTMF) are passed over.
+---@param call table
+---@param audio string what call:play takes
+---@param mark string
+---@return boolean played false when the call ended first
+function flow.play_and_wait(call, audio, mark)
+  call:play(audio)
+  call:mark(mark)
+  while true do
+    local ev = call:recv()
+    if not ev or ev.type == "stop" then return false end
+    if ev.type == "mark" and ev.name == mark then return true end
+  end
+end
+
 --- Runs workflow `name` on the media stream of a WebSocket upgrade request, in the carrier
 --- protocol given (see dialtone.media.accept). The stream is accepted here at the workflow's
 --- rate; the call is hung up when run(call) returns or fails.

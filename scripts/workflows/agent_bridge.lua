@@ -7,6 +7,8 @@
 --- the agent sends, both ways in C (README "Bridging a call to an agent"). The agent's URL is the
 --- workflow's `agent_url` setting, else DEFAULT_AGENT — the tiny echo agent in examples/agent/.
 --- If the agent cannot be reached, the caller hears a low tone and the call ends.
+local flow = require("dialtone.flow")
+
 local codec, store, log = dialtone.codec, dialtone.store, dialtone.log
 
 local DEFAULT_AGENT = "ws://127.0.0.1:8765/agent"
@@ -27,12 +29,7 @@ end
 --- Plays the "agent unavailable" tone and waits until it has been played.
 ---@param call table
 local function unavailable(call)
-  call:play(codec.tone(UNAVAILABLE_HZ, UNAVAILABLE_MS, call.rate, 0.3))
-  call:mark("agent-unavailable")
-  while true do
-    local ev = call:recv()
-    if not ev or ev.type == "stop" or (ev.type == "mark" and ev.name == "agent-unavailable") then return end
-  end
+  flow.play_and_wait(call, codec.tone(UNAVAILABLE_HZ, UNAVAILABLE_MS, call.rate, 0.3), "agent-unavailable")
 end
 
 return {

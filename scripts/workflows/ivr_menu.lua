@@ -10,6 +10,8 @@
 --- The workflow's settings (strings, optional): `timeout`, seconds to wait for a digit after the
 --- prompt (default 5); `tries`, how many times the prompt is played (default 3). Each step is a
 --- mark the carrier reports back: prompt-1, prompt-2, ..., option-N or goodbye.
+local flow = require("dialtone.flow")
+
 local codec, store, time, log = dialtone.codec, dialtone.store, dialtone.time, dialtone.log
 
 local DEFAULT_TIMEOUT, DEFAULT_TRIES = 5, 3
@@ -49,21 +51,6 @@ local function prompt_wav(rate)
   local parts = {}
   for i, note in ipairs(PROMPT) do parts[i] = codec.tone(note.hz, note.ms, rate, 0.3) end
   return codec.wav_write(table.concat(parts), rate)
-end
-
---- Plays audio followed by a mark and waits until the carrier reports the mark played.
----@param call table
----@param audio string
----@param mark string
----@return boolean false when the call ended first
-local function play_and_wait(call, audio, mark)
-  call:play(audio)
-  call:mark(mark)
-  while true do
-    local ev = call:recv()
-    if not ev or ev.type == "stop" then return false end
-    if ev.type == "mark" and ev.name == mark then return true end
-  end
 end
 
 --- Plays the prompt and waits for one digit: the digit, or nil and "timeout" / "ended". The
@@ -106,12 +93,12 @@ return {
       local option = digit and OPTIONS[digit]
       if option then
         log.info("ivr: option chosen", { run = call.run_id, digit = digit, option = option.name, try = try })
-        play_and_wait(call, codec.tone(option.hz, OPTION_MS, call.rate, 0.3), "option-" .. digit)
+        flow.play_and_wait(call, codec.tone(option.hz, OPTION_MS, call.rate, 0.3), "option-" .. digit)
         return call:hangup()
       end
       log.info("ivr: no valid choice", { run = call.run_id, try = try, digit = digit, reason = why or "invalid" })
     end
-    play_and_wait(call, codec.tone(GOODBYE_HZ, GOODBYE_MS, call.rate, 0.3), "goodbye")
+    flow.play_and_wait(call, codec.tone(GOODBYE_HZ, GOODBYE_MS, call.rate, 0.3), "goodbye")
     call:hangup()
   end,
 }

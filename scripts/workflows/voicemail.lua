@@ -5,6 +5,8 @@
 --- Voicemail: a beep, then the caller's audio is recorded (in C) to
 --- <data_dir>/recordings/voicemail-<run id>.wav until they press '#', stay silent for
 --- SILENCE_SECONDS (frame energy below SILENCE_RMS), or MAX_SECONDS pass; then it hangs up.
+local flow = require("dialtone.flow")
+
 local codec, log = dialtone.codec, dialtone.log
 
 local BEEP_HZ, BEEP_MS = 1000, 300
@@ -35,17 +37,11 @@ local function file_name(call)
   return "voicemail-" .. id .. ".wav"
 end
 
---- Waits for the beep's mark: false when the call ended first.
+--- Plays the beep and waits until it has been played: false when the call ended first.
 ---@param call table
 ---@return boolean
 local function beep(call)
-  call:play(codec.tone(BEEP_HZ, BEEP_MS, call.rate, 0.4))
-  call:mark("beep")
-  while true do
-    local ev = call:recv()
-    if not ev or ev.type == "stop" then return false end
-    if ev.type == "mark" and ev.name == "beep" then return true end
-  end
+  return flow.play_and_wait(call, codec.tone(BEEP_HZ, BEEP_MS, call.rate, 0.4), "beep")
 end
 
 --- Reads the caller's audio until '#', silence, the time limit or the end of the call.
