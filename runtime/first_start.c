@@ -56,20 +56,23 @@ static int create_defaults(dt_store *s, dt_store_org *org, char key[DT_API_KEY_L
   return rc;
 }
 
+/* One transaction for the check and the three rows: two servers starting on a new data
+ * directory make one default organisation, and a failure part way leaves none (so the next
+ * start tries again) rather than an organisation whose key was never shown. */
 int dt_first_start(dt_store *s, const char *public_url, FILE *out, char *err, size_t errlen)
 {
   int orgs = 0;
-  if (dt_store_orgs_list(s, count_org, &orgs) != 0) {
-    snprintf(err, errlen, "%s", dt_store_error(s));
+  dt_store_org org;
+  char key[DT_API_KEY_LEN + 1], wf[DT_STORE_ID_SIZE];
+  int rc = dt_store_batch_begin(s);
+  if (rc == DT_STORE_OK && dt_store_orgs_list(s, count_org, &orgs) != 0) rc = DT_STORE_ERROR;
+  if (rc == DT_STORE_OK && orgs == 0) rc = create_defaults(s, &org, key, wf);
+  if (dt_store_batch_end(s, rc) != DT_STORE_OK) {
+    snprintf(err, errlen, "cannot create the default organisation: %s", dt_store_error(s));
+    OPENSSL_cleanse(key, sizeof key);
     return -1;
   }
   if (orgs > 0) return 0;
-  dt_store_org org;
-  char key[DT_API_KEY_LEN + 1], wf[DT_STORE_ID_SIZE];
-  if (create_defaults(s, &org, key, wf) != 0) {
-    snprintf(err, errlen, "cannot create the default organisation: %s", dt_store_error(s));
-    return -1;
-  }
   fprintf(out,
           "dialtone: new data directory: created the organisation \"%s\" (%s), which calls through the\n"
           "simulated carrier, and its workflow \"%s\" (%s).\n"

@@ -67,6 +67,12 @@ void dt_store_close(dt_store *s);
 int dt_store_version(const dt_store *s);
 /* The message of the last failed call. */
 const char *dt_store_error(const dt_store *s);
+/* Makes the calls up to dt_store_batch_end one transaction (BEGIN IMMEDIATE, so no other
+ * process writes in between): each call's own transaction joins it, and dt_store_batch_end
+ * commits them all when rc is DT_STORE_OK, else rolls them all back. Not nestable. Both return
+ * rc, or the failure to begin or commit. */
+int dt_store_batch_begin(dt_store *s);
+int dt_store_batch_end(dt_store *s, int rc);
 /* The key (32 bytes) that encrypts configuration secrets; copied, wiped at close. */
 void dt_store_set_master_key(dt_store *s, const uint8_t key[32]);
 

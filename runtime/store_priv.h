@@ -27,6 +27,7 @@ struct dt_store {
   double next_purge; /* of expired nonces */
   unsigned char master_key[32];
   int has_master_key;
+  int in_batch; /* dt_store_batch_begin: the calls' transactions join the batch's */
   char err[512];
 };
 
@@ -55,7 +56,7 @@ int dt_store_visit(dt_store *s, sqlite3_stmt *st, const dt_store_visitor *v, voi
 int dt_store_cell_value(sqlite3_stmt *st, int i, dt_store_value *v);
 int dt_store_bind_text(sqlite3_stmt *st, int index, const char *text, size_t len);
 /* BEGIN IMMEDIATE; dt_store_end commits when rc is DT_STORE_OK, else rolls back; returns rc
- * (or the commit's failure). */
+ * (or the commit's failure). Inside a batch both leave the transaction to the batch. */
 int dt_store_begin(dt_store *s);
 int dt_store_end(dt_store *s, int rc);
 /* prefix + 16 random hex digits into id. */

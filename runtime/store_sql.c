@@ -104,12 +104,14 @@ int dt_store_bind_text(sqlite3_stmt *st, int index, const char *text, size_t len
 
 int dt_store_begin(dt_store *s)
 {
+  if (s->in_batch) return DT_STORE_OK;
   int rc = sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
   return rc == SQLITE_OK ? DT_STORE_OK : dt_store_sqlite_fail(s, rc);
 }
 
 int dt_store_end(dt_store *s, int rc)
 {
+  if (s->in_batch) return rc; /* a failure is rolled back with the whole batch */
   if (rc == DT_STORE_OK) {
     int c = sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
     if (c == SQLITE_OK) return DT_STORE_OK;
@@ -117,6 +119,19 @@ int dt_store_end(dt_store *s, int rc)
   }
   sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
   return rc;
+}
+
+int dt_store_batch_begin(dt_store *s)
+{
+  int rc = dt_store_begin(s);
+  if (rc == DT_STORE_OK) s->in_batch = 1;
+  return rc;
+}
+
+int dt_store_batch_end(dt_store *s, int rc)
+{
+  s->in_batch = 0;
+  return dt_store_end(s, rc);
 }
 
 int dt_store_new_id(dt_store *s, const char *prefix, char id[DT_STORE_ID_SIZE])

@@ -4,10 +4,13 @@
 #include "store.h"
 
 #include <sqlite3.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "crypto.h"
+#include "first_start.h"
 #include "store_stopper.h"
 #include "testlib.h"
 
@@ -598,8 +601,37 @@ static void test_cleanup(void)
   CHECK_EQ_INT(system(cmd), 0);
 }
 
+/* First start is one transaction: a failure part way (the workflow refused here) leaves no
+ * organisation and prints no key, so the next start creates all three rows. */
+static void test_first_start_all_or_nothing(void)
+{
+  char path[128], err[512] = "", out[2048] = "";
+  new_path(path, sizeof path);
+  dt_store *s = open_ok(path, KEY_A);
+  if (!s) return;
+  CHECK_EQ_INT(exec_sql(path, "CREATE TRIGGER refuse_wf BEFORE INSERT ON workflows BEGIN SELECT RAISE(ABORT, 'refused'); END"),
+               SQLITE_OK);
+  FILE *f = fmemopen(out, sizeof out, "w");
+  CHECK_EQ_INT(dt_first_start(s, "http://127.0.0.1:1", f, err, sizeof err), -1);
+  fclose(f);
+  CHECK(strstr(err, "cannot create the default organisation") != NULL);
+  CHECK_EQ_STR(out, "");
+  CHECK_EQ_INT(query_int(path, "SELECT COUNT(*) FROM organizations"), 0);
+  CHECK_EQ_INT(query_int(path, "SELECT COUNT(*) FROM telephony_configs"), 0);
+  CHECK_EQ_INT(exec_sql(path, "DROP TRIGGER refuse_wf"), SQLITE_OK);
+  f = fmemopen(out, sizeof out, "w");
+  CHECK_EQ_INT(dt_first_start(s, "http://127.0.0.1:1", f, err, sizeof err), 1);
+  fclose(f);
+  CHECK(strstr(out, "API key") != NULL);
+  CHECK_EQ_INT(query_int(path, "SELECT COUNT(*) FROM organizations"), 1);
+  CHECK_EQ_INT(query_int(path, "SELECT COUNT(*) FROM telephony_configs"), 1);
+  CHECK_EQ_INT(query_int(path, "SELECT COUNT(*) FROM workflows"), 1);
+  CHECK_EQ_INT(dt_first_start(s, "http://127.0.0.1:1", stderr, err, sizeof err), 0); /* once only */
+  dt_store_close(s);
+}
+
 TEST_MAIN(TEST(test_setup), TEST(test_migrates_issue4_database), TEST(test_organizations_and_keys),
           TEST(test_names_hostile), TEST(test_config_secrets_sealed), TEST(test_config_defaults_update_delete),
           TEST(test_config_settings_hostile), TEST(test_config_visitor_stops), TEST(test_configs_sealed),
           TEST(test_phone_numbers), TEST(test_workflows),
-          TEST(test_runs_by_organization), TEST(test_cleanup))
+          TEST(test_runs_by_organization), TEST(test_first_start_all_or_nothing), TEST(test_cleanup))
