@@ -111,6 +111,15 @@ local function build(config)
   --- nil when the configuration is usable, else the problems as one message.
   local config_error = kit.config_checker(p)
 
+  --- Checks initiate-call's options before the run is created: a scenario that does not parse.
+  ---@param provider_options table|nil
+  ---@return boolean|nil, string|nil
+  function p.check_options(provider_options)
+    local parsed, err = pick_scenario(config, { provider_options = provider_options })
+    if not parsed then return nil, "sim: " .. err end
+    return true
+  end
+
   --- Places a simulated call: returns at once, the call goes on in a background task.
   ---@param to_number string E.164 (the test numbers choose the outcome)
   ---@param webhook_url string where the webhook document is fetched (POST, signed)

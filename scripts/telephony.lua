@@ -99,6 +99,10 @@ route.post(PREFIX .. "/initiate-call", api.protected(function(req, org)
   end
   local provider, config_id, config_name = dialtone.telephony.get_provider(org.id, input.config)
   if not provider then return route.error(422, "no_telephony_configuration", config_id) end
+  if input.options ~= nil and provider.check_options then
+    local fine, options_err = provider.check_options(input.options)
+    if not fine then return route.error(400, "invalid_options", tostring(options_err)) end
+  end
   local run, exists = store.create_run({
     id = input.run_id or runs.new_id(), organization_id = org.id, workflow_id = input.workflow_id,
     user_id = input.user_id or org.id, provider = provider.name, config_id = config_id, config_name = config_name,

@@ -29,6 +29,9 @@
 ---   hangup_call  (optional) hangup_call(call_id) -> true | nil, err: ends the call at the carrier.
 ---           The media endpoint calls it when the workflow returns, for carriers whose call
 ---           outlives its media stream (closing the stream is enough for Twilio's <Connect>).
+---   check_options  (optional) check_options(provider_options) -> true | nil, err: checks
+---           initiate-call's `options` before the run is created, so a mistake in them is the
+---           caller's 400 (invalid_options), not a failed run and a 502.
 ---   new     (optional) new(config) -> an instance bound to one account's configuration (a table
 ---           of the configuration fields' values) that meets this contract too. A provider
 ---           without `new` takes no configuration: the module itself is the instance.
@@ -158,6 +161,9 @@ function provider.validate(p)
   end
   if p.hangup_call ~= nil and type(p.hangup_call) ~= "function" then
     problems[#problems + 1] = "hangup_call must be a function hangup_call(call_id)"
+  end
+  if p.check_options ~= nil and type(p.check_options) ~= "function" then
+    problems[#problems + 1] = "check_options must be a function check_options(provider_options)"
   end
   if p.new ~= nil and type(p.new) ~= "function" then
     problems[#problems + 1] = "new must be a function new(config)"

@@ -306,6 +306,13 @@ test('through the telephony API: initiate-call with a scenario in options, the r
       ['sim', 'answered', 'applied'], ['sim', 'completed', 'applied'],
     ]);
     await service.waitForLog(/msg="flow finished"(?=.*digits=1#)(?=.*marks=tone-done)(?=.*provider=sim)/);
+    // a scenario with a mistake is the caller's 400, checked before any run is made
+    const bad = await org.api.initiate({ workflow_id: org.workflows['Test flow'], phone_number: '+15550100123',
+      workflow_run_id: 'run-bad-options', options: { scenario: [{ tone: 440 }] } });
+    assert.equal(bad.status, 400, bad.body);
+    assert.equal(bad.json.error.code, 'invalid_options');
+    assert.match(bad.json.error.message, /^sim: scenario: step 1: a tone needs ms/);
+    assert.equal((await org.api.run('run-bad-options')).status, 404, 'no run');
   } finally {
     await service.stop();
   }
