@@ -20,9 +20,18 @@ static int usage_error(const char *what)
   return 2;
 }
 
-static dt_store *open_store(const dt_config *cfg, const char *cmd)
+/* Opens the data directory's database. Only `org create` may start a new one: for the other
+ * commands a missing database means the wrong data directory, said as such, and none is made. */
+static dt_store *open_store(const dt_config *cfg, const char *cmd, int may_create)
 {
-  char err[4096];
+  char err[4096], path[PATH_MAX];
+  struct stat st;
+  snprintf(path, sizeof path, "%s/%s", cfg->data_dir, DT_STORE_FILE);
+  if (!may_create && stat(path, &st) != 0) {
+    fprintf(stderr, "dialtone %s: no database at %s (`dialtone org create` or `dialtone serve` makes one; "
+                    "--data-dir chooses the directory)\n", cmd, path);
+    return NULL;
+  }
   dt_store *s = NULL;
   if (dt_store_open_data_dir(cfg->data_dir, &s, err, sizeof err) != 0) fprintf(stderr, "dialtone %s: %s\n", cmd, err);
   return s;
@@ -142,7 +151,7 @@ int dt_cmd_org(const dt_config *cfg, const char *script_root, const char *cmd, c
   if (rc != 0) return rc;
   char full[32];
   snprintf(full, sizeof full, "%s %s", cmd, pos[0]);
-  dt_store *s = open_store(cfg, full);
+  dt_store *s = open_store(cfg, full, !strcmp(cmd, "org") && !strcmp(pos[0], "create"));
   if (!s) return 1;
   if (!strcmp(cmd, "org")) rc = !strcmp(pos[0], "create") ? org_create(s, pos[1]) : org_list(s);
   else if (!strcmp(cmd, "key")) rc = key_rotate(s, pos[1]);

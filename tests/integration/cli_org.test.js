@@ -104,6 +104,20 @@ test('the key is stored hashed; it works until key rotate, by id or name', (t) =
   assert.match(unknown.stderr, /no organisation 'Nobody'/);
 });
 
+test('only org create starts a database: the other commands on a directory without one say so and make none', (t) => {
+  const dir = newDataDir();
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  for (const args of [['org', 'list'], ['key', 'rotate', 'Acme'], ['workflow', 'add', 'Acme', 'Echo', 'echo']]) {
+    const r = cli(dir, args);
+    assert.equal(r.status, 1, `${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, new RegExp(`^dialtone ${args[0]} ${args[1]}: no database at .*dialtone\\.db \\(\`dialtone org create\``));
+    assert.equal(r.stdout, '');
+  }
+  assert.deepEqual(fs.readdirSync(dir), [], 'nothing made');
+  assert.equal(cli(dir, ['org', 'create', 'Acme']).status, 0);
+  assert.equal(cli(dir, ['org', 'list']).status, 0);
+});
+
 test('workflow add checks the flow module and prints the id', (t) => {
   const dir = newDataDir();
   const scripts = makeScriptDir({ 'workflows/greeter.lua': 'return { run = function(call) end }' });
